@@ -1,0 +1,127 @@
+//! The `brawl` command line: clap definitions, dispatch, and how errors become exit codes.
+//!
+//! Exit codes follow Jepsen's `cli.clj`: 0 valid, 1 invalid, 2 unknown, 254 bad arguments or
+//! configuration, 255 internal error.
+
+mod cluster;
+mod doctor;
+mod exec;
+mod nodes;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+pub use nodes::NodeArgs;
+
+/// Everything checked out (the verdict was valid; every command succeeded).
+pub const EXIT_OK: u8 = 0;
+/// The verdict was invalid, or a check or command failed.
+pub const EXIT_INVALID: u8 = 1;
+/// The verdict could not be determined.
+pub const EXIT_UNKNOWN: u8 = 2;
+/// Bad arguments or configuration (including unreachable nodes and untrusted host keys).
+pub const EXIT_BAD_INPUT: u8 = 254;
+/// brawl itself failed.
+pub const EXIT_INTERNAL: u8 = 255;
+
+/// brawl: a Jepsen-style chaos-testing orchestrator.
+#[derive(Debug, Parser)]
+#[command(name = "brawl", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// More log on stderr (-v info, -vv debug); BRAWL_LOG overrides with a tracing filter.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Cmd,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Create, inspect and remove local clusters: nodes in namespaces on this machine.
+    #[command(subcommand)]
+    Cluster(cluster::ClusterCmd),
+    /// Run a shell command on nodes in parallel and print each node's output and status.
+    Exec(exec::ExecArgs),
+    /// Check that nodes are ready for tests: reachable, trusted host key, root, iptables, tools.
+    Doctor(doctor::DoctorArgs),
+    /// Check a test file without running anything.
+    Validate {
+        /// The test file (YAML).
+        file: PathBuf,
+    },
+}
+
+/// An error with the exit code it maps to.
+#[derive(Debug)]
+pub struct CliError {
+    /// The exit code.
+    pub code: u8,
+    /// What went wrong.
+    pub error: anyhow::Error,
+}
+
+impl CliError {
+    /// Bad arguments or configuration: exit 254.
+    pub fn bad_input(error: impl Into<anyhow::Error>) -> Self {
+        CliError { code: EXIT_BAD_INPUT, error: error.into() }
+    }
+    /// brawl failed: exit 255.
+    pub fn internal(error: impl Into<anyhow::Error>) -> Self {
+        CliError { code: EXIT_INTERNAL, error: error.into() }
+    }
+}
+
+/// Runs the parsed command line and returns the exit code; errors are printed here.
+pub async fn run(cli: Cli) -> u8 {
+    let result = match cli.command {
+        Cmd::Cluster(cmd) => cluster::run(cmd).await,
+        Cmd::Exec(args) => exec::run(args).await,
+        Cmd::Doctor(args) => doctor::run(args).await,
+        Cmd::Validate { file } => validate(&file),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {:#}", e.error);
+            e.code
+        }
+    }
+}
+
+fn validate(file: &std::path::Path) -> Result<u8, CliError> {
+    let plan = crate::config::load_test(file).map_err(CliError::bad_input)?;
+    let nodes = match &plan.nodes {
+        crate::config::NodeSource::Cluster(name) => format!("local cluster {name}"),
+        crate::config::NodeSource::NodesFile(path) => format!("nodes file {}", path.display()),
+        crate::config::NodeSource::Hosts(hosts) => format!("nodes {}", hosts.join(", ")),
+    };
+    println!(
+        "{}: valid: test {} on {nodes}, {} nemeses, time limit {}, concurrency {}",
+        file.display(),
+        plan.name,
+        plan.nemeses.len(),
+        humantime::format_duration(plan.time_limit),
+        plan.concurrency
+    );
+    Ok(EXIT_OK)
+}
+
+/// The local cluster layer's errors: the user's mistakes are 254, the machine's are 255.
+impl From<crate::local::LocalError> for CliError {
+    fn from(e: crate::local::LocalError) -> Self {
+        use crate::local::LocalError as L;
+        match e {
+            L::NotRoot { .. }
+            | L::BadName { .. }
+            | L::BadCount { .. }
+            | L::BadPrivateDir { .. }
+            | L::AlreadyUp { .. }
+            | L::NotUp { .. }
+            | L::MissingTool { .. } => CliError::bad_input(e),
+            _ => CliError::internal(e),
+        }
+    }
+}

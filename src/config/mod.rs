@@ -1,0 +1,20 @@
+//! Config files: YAML -> `Raw*` serde types -> `validate()` -> [`TestPlan`] or [`SshTarget`]s.
+//!
+//! [`load`] is the only YAML parser in brawl; every mistake in a file becomes a [`ConfigError`]
+//! that names the file, line, column and field (`test.yaml:4:23: nemeses[0].kill: …`).
+//! [`load_test`] reads a test file, [`load_nodes_file`] a nodes file, and [`nodes_file_yaml`]
+//! writes one.
+//!
+//! [`SshTarget`]: crate::control::target::SshTarget
+
+mod load;
+mod nodes_file;
+mod plan;
+pub mod raw;
+mod ssh;
+
+pub use load::{load, load_str, ConfigError};
+pub use nodes_file::{load_nodes_file, nodes_file_yaml, validate_nodes, NodeEntry};
+pub use plan::{load_test, validate, NodeSource, TestPlan};
+pub use raw::{DbSpec, EtcdSpec, KillSpec, NemesisSpec, PartitionSpec, RegisterSpec, Targets, Topology, WorkloadSpec};
+pub use ssh::SshOverrides;

@@ -1,0 +1,281 @@
+//! The serde types that mirror brawl's YAML files field by field: `Raw*` for the test file and
+//! the nodes file, and the `*Spec` sections (db, workload, nemeses) that plug-ins fill in.
+//!
+//! Everything is `deny_unknown_fields` and kebab-case; enums are externally tagged. Fields that
+//! a cross-field rule checks are `Spanned` so the rule can point at them. Nothing outside
+//! `config` sees a `Raw*` type; the `*Spec` types are passed on in the [`super::TestPlan`].
+
+use serde::de::{self, Deserializer, Visitor};
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+use std::fmt;
+use std::time::Duration;
+
+/// A test file, as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawTest {
+    /// The test's name; also the name of its report directory.
+    pub name: Spanned<String>,
+    /// Run on the named local cluster.
+    pub cluster: Option<Spanned<String>>,
+    /// Run on these hosts.
+    pub nodes: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Run on the nodes of this nodes file (relative to the test file).
+    pub nodes_file: Option<Spanned<String>>,
+    /// SSH settings for every node; override those of the nodes file.
+    pub ssh: Option<RawSsh>,
+    /// The system under test.
+    pub db: DbSpec,
+    /// What the clients do.
+    pub workload: WorkloadSpec,
+    /// The faults to inject.
+    #[serde(default)]
+    pub nemeses: Vec<NemesisSpec>,
+    /// How long the test runs.
+    pub time_limit: Spanned<duration::Human>,
+    /// How many client processes run at once.
+    pub concurrency: Spanned<usize>,
+    /// Operations per second over all clients.
+    pub rate: Option<Spanned<f64>>,
+    /// Seed for every random choice.
+    pub seed: Option<u64>,
+}
+
+/// The `ssh` section of a test file or a nodes file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawSsh {
+    /// Login user.
+    pub user: Option<String>,
+    /// TCP port.
+    pub port: Option<u16>,
+    /// Private key file; `~` is expanded, relative paths follow the file's directory.
+    pub key_file: Option<Spanned<String>>,
+    /// known_hosts file; `~` is expanded, relative paths follow the file's directory.
+    pub known_hosts: Option<Spanned<String>>,
+    /// Host-key policy.
+    pub strict_host_key_checking: Option<StrictHostKeyChecking>,
+    /// ssh config file; `~` is expanded, relative paths follow the file's directory.
+    pub ssh_config: Option<Spanned<String>>,
+    /// How commands get root.
+    pub sudo: Option<RawSudo>,
+    /// Time allowed to connect.
+    #[serde(default, deserialize_with = "duration::option")]
+    pub connect_timeout: Option<Duration>,
+    /// Default time limit of one command.
+    #[serde(default, deserialize_with = "duration::option")]
+    pub command_timeout: Option<Duration>,
+}
+
+/// `strict-host-key-checking`: `true`, `accept-new` or `false` (the explicit opt-out).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StrictHostKeyChecking {
+    /// `true`: the key must already be known.
+    Yes,
+    /// `accept-new`: learn unknown keys, refuse changed ones.
+    AcceptNew,
+    /// `false`: accept any key.
+    No,
+}
+
+impl<'de> Deserialize<'de> for StrictHostKeyChecking {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = StrictHostKeyChecking;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("true, accept-new or false")
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+                Ok(if v { StrictHostKeyChecking::Yes } else { StrictHostKeyChecking::No })
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                match v {
+                    "true" => Ok(StrictHostKeyChecking::Yes),
+                    "accept-new" => Ok(StrictHostKeyChecking::AcceptNew),
+                    "false" => Ok(StrictHostKeyChecking::No),
+                    // `custom`, unlike `invalid_value`, gets the value's own location.
+                    _ => Err(E::custom(format!("invalid value {v:?}: expected true, accept-new or false"))),
+                }
+            }
+        }
+        // Asking for a string (not `any`) keeps errors at the value's location; serde-saphyr
+        // still hands over `true` and `false` as text.
+        deserializer.deserialize_str(V)
+    }
+}
+
+/// `sudo`: `none`, `passwordless` or `{ password-env: VAR }`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RawSudo {
+    /// Commands run as the login user.
+    None,
+    /// `sudo -n`.
+    Passwordless,
+    /// `sudo -S` with the password from this environment variable.
+    PasswordEnv(String),
+}
+
+/// The system under test.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub enum DbSpec {
+    /// etcd.
+    Etcd(EtcdSpec),
+}
+
+/// How to install etcd.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct EtcdSpec {
+    /// Release to install, such as `3.5.15`.
+    pub version: Option<String>,
+    /// A prebuilt etcd binary on the control node to upload.
+    pub binary: Option<String>,
+    /// A release tarball on the control node to upload.
+    pub tarball: Option<String>,
+}
+
+/// What the clients do.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub enum WorkloadSpec {
+    /// Reads, writes and compare-and-set on a few registers, checked for linearizability.
+    Register(RegisterSpec),
+}
+
+/// The register workload's settings.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RegisterSpec {
+    /// How many independent registers (keys) to use.
+    pub keys: Option<u32>,
+}
+
+/// One fault to inject.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub enum NemesisSpec {
+    /// Network partitions.
+    Partition(PartitionSpec),
+    /// Kill and restart processes.
+    Kill(KillSpec),
+    /// Pause (SIGSTOP) and resume processes; same settings as kill.
+    Pause(KillSpec),
+}
+
+/// Network partition settings.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct PartitionSpec {
+    /// How nodes are split.
+    pub topology: Option<Topology>,
+    /// Time between faults.
+    #[serde(default, deserialize_with = "duration::option")]
+    pub interval: Option<Duration>,
+}
+
+/// Kill or pause settings.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct KillSpec {
+    /// Which nodes are hit.
+    pub targets: Option<Targets>,
+    /// Time between faults.
+    #[serde(default, deserialize_with = "duration::option")]
+    pub interval: Option<Duration>,
+}
+
+/// How a partition splits the nodes (Jepsen's grudges).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Topology {
+    /// Two halves, the same each time.
+    Halves,
+    /// Two halves, chosen at random.
+    RandomHalves,
+    /// One node cut off from the rest.
+    One,
+    /// Each node sees a majority, but no two majorities agree.
+    MajoritiesRing,
+    /// Two halves joined by one bridge node.
+    Bridge,
+    /// The primaries cut off from the rest.
+    Primaries,
+}
+
+/// Which nodes a kill or pause hits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Targets {
+    /// One node.
+    One,
+    /// Fewer than half.
+    Minority,
+    /// More than half.
+    Majority,
+    /// Every node.
+    All,
+    /// The primaries.
+    Primaries,
+}
+
+/// A nodes file, as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawNodesFile {
+    /// SSH settings for every node.
+    pub ssh: Option<RawSsh>,
+    /// The nodes.
+    pub nodes: Spanned<Vec<Spanned<RawNode>>>,
+}
+
+/// One entry of a nodes file's `nodes` list.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawNode {
+    /// The node's name in tests.
+    pub name: Spanned<String>,
+    /// Host name, ssh alias or address; defaults to the name.
+    pub host: Option<Spanned<String>>,
+    /// TCP port for this node.
+    pub port: Option<u16>,
+    /// Login user for this node.
+    pub user: Option<String>,
+}
+
+/// Durations written as humantime strings: `500ms`, `10s`, `5m`, `1h 30m`.
+pub mod duration {
+    use super::*;
+
+    const EXPECTED: &str = "a duration such as 500ms, 10s or 5m";
+
+    /// A [`Duration`] read from a humantime string; use inside `Spanned`.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct Human(pub Duration);
+
+    impl<'de> Deserialize<'de> for Human {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            struct V;
+            impl Visitor<'_> for V {
+                type Value = Human;
+                fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                    f.write_str(EXPECTED)
+                }
+                fn visit_str<E: de::Error>(self, v: &str) -> Result<Human, E> {
+                    humantime::parse_duration(v.trim())
+                        .map(Human)
+                        .map_err(|_| E::custom(format!("invalid duration {v:?}: expected {EXPECTED}")))
+                }
+            }
+            deserializer.deserialize_str(V)
+        }
+    }
+
+    /// `deserialize_with` for an optional duration field (use with `#[serde(default)]`).
+    pub fn option<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        Ok(Option::<Human>::deserialize(d)?.map(|h| h.0))
+    }
+}
