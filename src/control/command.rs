@@ -8,6 +8,10 @@ use super::target::Sudo;
 
 /// Extra time the remote `timeout` gives a command after SIGTERM before SIGKILL.
 const KILL_AFTER_SECS: u64 = 2;
+/// Marks the line, at the end of stderr, that carries the command's exit status. The ssh mux
+/// protocol cannot tell a signal-killed command from a broken connection and turns status 127 into
+/// an error that loses the output; the status printed by the login shell has neither problem.
+pub const EXIT_MARKER: &str = "__brawl_exit__";
 
 /// A shell script to run on one node.
 #[derive(Clone, Debug)]
@@ -94,6 +98,7 @@ pub fn wrap(cmd: &RemoteCommand, sudo: &Sudo, limit: Duration, password: Option<
             (format!("sudo -S -p '' -- {inner}"), Some(pw))
         }
     };
+    let line = format!("{line}; printf '\\n{EXIT_MARKER}%d\\n' \"$?\" >&2");
     let stdin = match (prefix, &cmd.stdin) {
         (None, None) => None,
         (Some(p), None) => Some(p),
@@ -106,6 +111,16 @@ pub fn wrap(cmd: &RemoteCommand, sudo: &Sudo, limit: Duration, password: Option<
     (line, stdin)
 }
 
+/// Splits the exit-status line off `stderr`: `(status, stderr without it)`, or `None` when the
+/// line is missing (the command's shell did not finish: the connection or the session died).
+pub fn split_status(stderr: &str) -> Option<(i32, &str)> {
+    let body = stderr.strip_suffix('\n')?;
+    let at = body.rfind(EXIT_MARKER)?;
+    let status = body[at + EXIT_MARKER.len()..].parse().ok()?;
+    let rest = body[..at].strip_suffix('\n')?;
+    Some((status, rest))
+}
+
 /// True when an exit status means the remote `timeout` killed the script (124: TERM, 137: KILL).
 pub fn is_remote_timeout(status: i32) -> bool {
     status == 124 || status == 137
@@ -115,26 +130,24 @@ pub fn is_remote_timeout(status: i32) -> bool {
 mod tests {
     use super::*;
 
+    fn line(c: &RemoteCommand, sudo: &Sudo) -> String {
+        wrap(c, sudo, Duration::from_secs(1), None).0
+    }
+
     #[test]
     fn plain_command_runs_under_timeout() {
         let (line, stdin) = wrap(&RemoteCommand::new("echo 'hi'"), &Sudo::None, Duration::from_secs(5), None);
-        assert_eq!(line, "timeout -k 2 5.000s sh -c 'echo '\\''hi'\\'''");
+        assert!(line.starts_with(r"timeout -k 2 5.000s sh -c 'echo '\''hi'\'''; printf"), "{line}");
         assert_eq!(stdin, None);
     }
 
     #[test]
     fn sudo_is_applied_only_when_asked_and_needed() {
         let c = RemoteCommand::new("id -u").sudo();
-        assert_eq!(wrap(&c, &Sudo::None, Duration::from_secs(1), None).0, "timeout -k 2 1.000s sh -c 'id -u'");
-        assert_eq!(
-            wrap(&c, &Sudo::Passwordless, Duration::from_secs(1), None).0,
-            "sudo -n -- timeout -k 2 1.000s sh -c 'id -u'"
-        );
+        assert!(line(&c, &Sudo::None).starts_with("timeout -k 2 1.000s sh -c 'id -u'; "));
+        assert!(line(&c, &Sudo::Passwordless).starts_with("sudo -n -- timeout -k 2 1.000s sh -c 'id -u'; "));
         let unsudo = RemoteCommand::new("id -u");
-        assert_eq!(
-            wrap(&unsudo, &Sudo::Passwordless, Duration::from_secs(1), None).0,
-            "timeout -k 2 1.000s sh -c 'id -u'"
-        );
+        assert!(line(&unsudo, &Sudo::Passwordless).starts_with("timeout -k 2 1.000s sh -c 'id -u'; "));
     }
 
     #[test]
@@ -145,15 +158,31 @@ mod tests {
         assert_eq!(stdin.as_deref(), Some(&b"s3cret\ndata"[..]));
     }
 
+    /// Runs the wrapped line in a local shell, as sshd would on a node.
+    fn run(script: &str, limit: Duration) -> (String, i32, String) {
+        let (line, _) = wrap(&RemoteCommand::new(script), &Sudo::None, limit, None);
+        let out = std::process::Command::new("sh").arg("-c").arg(&line).output().expect("sh runs");
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        let (status, rest) = split_status(&stderr).expect("the status line is there");
+        (String::from_utf8_lossy(&out.stdout).into_owned(), status, rest.to_string())
+    }
+
     #[test]
-    fn the_wrapped_line_runs_in_a_real_shell() {
-        let (line, _) =
-            wrap(&RemoteCommand::new("printf '%s' \"$((1+2))\"; exit 3"), &Sudo::None, Duration::from_secs(5), None);
-        let out = std::process::Command::new("sh").arg("-c").arg(&line).output().expect("sh runs");
-        assert_eq!(String::from_utf8_lossy(&out.stdout), "3");
-        assert_eq!(out.status.code(), Some(3));
-        let (line, _) = wrap(&RemoteCommand::new("sleep 5"), &Sudo::None, Duration::from_millis(200), None);
-        let out = std::process::Command::new("sh").arg("-c").arg(&line).output().expect("sh runs");
-        assert!(is_remote_timeout(out.status.code().unwrap_or(-1)));
+    fn the_wrapped_line_reports_status_and_output_in_a_real_shell() {
+        assert_eq!(
+            run("printf '%s' \"$((1+2))\"; echo err >&2; exit 3", Duration::from_secs(5)),
+            ("3".into(), 3, "err\n".into())
+        );
+        assert_eq!(run("printf 'no newline' >&2", Duration::from_secs(5)).2, "no newline");
+        assert_eq!(run("no-such-command-brawl 2>/dev/null", Duration::from_secs(5)).1, 127);
+        assert_eq!(run("kill -9 $$", Duration::from_secs(5)).1, 137);
+        assert!(is_remote_timeout(run("sleep 5", Duration::from_millis(200)).1));
+    }
+
+    #[test]
+    fn a_missing_status_line_is_detected() {
+        assert_eq!(split_status("partial output"), None);
+        assert_eq!(split_status(""), None);
+        assert_eq!(split_status("x\n__brawl_exit__0\n"), Some((0, "x")));
     }
 }

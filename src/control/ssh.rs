@@ -11,7 +11,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::{Mutex, Semaphore};
 use tracing::{debug, warn};
 
-use super::command::{is_remote_timeout, wrap, CmdOutput, RemoteCommand};
+use super::command::{is_remote_timeout, split_status, wrap, CmdOutput, RemoteCommand};
 use super::error::{tail, ControlError};
 use super::escape::quote;
 use super::master::{self, MasterError};
@@ -150,15 +150,21 @@ impl SshRemote {
             Ok(Err(e)) => return Err(indeterminate(error_chain(&e))),
             Ok(Ok(out)) => out,
         };
-        let status = out.status.code().unwrap_or(-1);
         let duration = started.elapsed();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let Some((status, stderr)) = split_status(&stderr) else {
+            return Err(indeterminate(format!(
+                "the command's shell ended without reporting a status ({})",
+                out.status
+            )));
+        };
         if is_remote_timeout(status) && duration >= limit {
             return Err(ControlError::Timeout { node: node.clone(), cmd: cmd.script.clone(), after: limit });
         }
         Ok(Ok(CmdOutput {
             status,
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            stderr: stderr.to_string(),
             duration,
         }))
     }

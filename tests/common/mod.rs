@@ -22,7 +22,12 @@ pub fn brawl(args: &[&str]) -> Output {
 
 /// Stdout and stderr of an output, for assertion messages.
 pub fn text(out: &Output) -> String {
-    format!("status {:?}\n--- stdout\n{}\n--- stderr\n{}", out.status.code(), String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    format!(
+        "status {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }
 
 /// Local-cluster tests need root. They fail (never skip) without it, in CI and elsewhere.
@@ -44,7 +49,8 @@ impl TestCluster {
     /// Brings up cluster `name` with `nodes` nodes (removing any remains of an earlier run).
     pub fn up(name: &str, nodes: usize) -> Self {
         require_root();
-        let state = local::up(&UpSpec { name: name.into(), nodes, extra_private_dirs: vec![] }).unwrap_or_else(|e| panic!("cluster up {name}: {e}"));
+        let state = local::up(&UpSpec { name: name.into(), nodes, extra_private_dirs: vec![] })
+            .unwrap_or_else(|e| panic!("cluster up {name}: {e}"));
         TestCluster { name: name.into(), state }
     }
 
@@ -102,7 +108,9 @@ pub async fn sh(remote: &dyn Remote, script: &str) -> String {
 pub fn remains(name: &str) -> Vec<String> {
     let layout = Layout::new(name).expect("valid name");
     let mut found = Vec::new();
-    let run = |args: &[&str]| String::from_utf8_lossy(&Command::new("ip").args(args).output().expect("ip runs").stdout).into_owned();
+    let run = |args: &[&str]| {
+        String::from_utf8_lossy(&Command::new("ip").args(args).output().expect("ip runs").stdout).into_owned()
+    };
     for ns in run(&["netns", "list"]).lines() {
         if ns.starts_with(&layout.netns_prefix()) {
             found.push(format!("namespace {ns}"));
