@@ -160,3 +160,25 @@ fn up_again_while_up_is_refused_and_up_needs_root() {
     assert_eq!(out.status.code(), Some(254), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("needs root"), "{}", text(&out));
 }
+
+#[test]
+fn doctor_passes_on_a_local_cluster_and_names_the_fix_for_a_failure() {
+    let c = TestCluster::up("t-doctor", 2);
+    let out = brawl(&["doctor", "--cluster", "t-doctor"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for check in ["reachable", "host key", "root", "iptables", "tools"] {
+        assert_eq!(stdout.matches(&format!("ok   {check}")).count(), 2, "{check}: {stdout}");
+    }
+    // A login user that cannot run commands as root: the root check fails and says how to fix it.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let nodes = dir.path().join("nodes.yaml");
+    let yaml =
+        std::fs::read_to_string(c.nodes_file()).expect("nodes file").replace("user: \"root\"", "user: \"nobody\"");
+    std::fs::write(&nodes, yaml).expect("write");
+    let out = brawl(&["doctor", "--nodes-file", nodes.to_str().expect("utf8")]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("ok   reachable") && stdout.contains("FAIL root"), "{stdout}");
+    assert!(stdout.contains("fix: give the user passwordless sudo"), "{stdout}");
+}

@@ -3,6 +3,7 @@
 //! Exit codes follow Jepsen's `cli.clj`: 0 valid, 1 invalid, 2 unknown, 254 bad arguments or
 //! configuration, 255 internal error.
 
+mod bench;
 mod cluster;
 mod doctor;
 mod exec;
@@ -47,6 +48,9 @@ pub enum Cmd {
     Exec(exec::ExecArgs),
     /// Check that nodes are ready for tests: reachable, trusted host key, root, iptables, tools.
     Doctor(doctor::DoctorArgs),
+    /// Measurements to run by hand (control-layer fan-out latency).
+    #[command(subcommand)]
+    Bench(bench::BenchCmd),
     /// Check a test file without running anything.
     Validate {
         /// The test file (YAML).
@@ -81,11 +85,15 @@ pub async fn run(cli: Cli) -> u8 {
         Cmd::Exec(args) => exec::run(args).await,
         Cmd::Doctor(args) => doctor::run(args).await,
         Cmd::Validate { file } => validate(&file),
+        Cmd::Bench(cmd) => bench::run(cmd).await,
     };
     match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {:#}", e.error);
+            if let Some(snippet) = e.error.downcast_ref::<crate::config::ConfigError>().and_then(|c| c.snippet()) {
+                eprintln!("{snippet}");
+            }
             e.code
         }
     }
@@ -95,7 +103,10 @@ fn validate(file: &std::path::Path) -> Result<u8, CliError> {
     let plan = crate::config::load_test(file).map_err(CliError::bad_input)?;
     let nodes = match &plan.nodes {
         crate::config::NodeSource::Cluster(name) => format!("local cluster {name}"),
-        crate::config::NodeSource::NodesFile(path) => format!("nodes file {}", path.display()),
+        crate::config::NodeSource::NodesFile(path) => {
+            let nodes = crate::config::load_nodes_file(path).map_err(CliError::bad_input)?;
+            format!("{} nodes from {}", nodes.len(), path.display())
+        }
         crate::config::NodeSource::Hosts(hosts) => format!("nodes {}", hosts.join(", ")),
     };
     println!(

@@ -153,10 +153,20 @@ impl SshRemote {
         let duration = started.elapsed();
         let stderr = String::from_utf8_lossy(&out.stderr);
         let Some((status, stderr)) = split_status(&stderr) else {
-            return Err(indeterminate(format!(
-                "the command's shell ended without reporting a status ({})",
-                out.status
-            )));
+            // A login shell that exits by itself (e.g. nologin) is an answer; a shell that
+            // vanished without a status (killed, or the connection died) is not.
+            let Some(code) = out.status.code() else {
+                return Err(indeterminate(format!(
+                    "the command's shell ended without reporting a status ({})",
+                    out.status
+                )));
+            };
+            return Ok(Ok(CmdOutput {
+                status: code,
+                stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+                stderr: format!("{} (the login shell exited with {code} before running the command)", stderr.trim()),
+                duration,
+            }));
         };
         if is_remote_timeout(status) && duration >= limit {
             return Err(ControlError::Timeout { node: node.clone(), cmd: cmd.script.clone(), after: limit });

@@ -46,6 +46,20 @@ pub fn up(spec: &UpSpec) -> Result<State, LocalError> {
             return Err(LocalError::BadPrivateDir { path: d.clone() });
         }
     }
+    let home = super::home();
+    if let Some(p) = DEFAULT_PRIVATE_DIRS
+        .iter()
+        .copied()
+        .chain(spec.extra_private_dirs.iter().map(String::as_str))
+        .find(|p| home.starts_with(p))
+    {
+        return Err(LocalError::BadPrivateDir {
+            path: format!(
+                "{p} (BRAWL_HOME {} is under it, so the nodes could not read their own state)",
+                home.display()
+            ),
+        });
+    }
     for (tool, package) in [
         ("ip", "iproute2"),
         ("unshare", "util-linux"),
@@ -75,7 +89,8 @@ pub fn up(spec: &UpSpec) -> Result<State, LocalError> {
 
 fn build(layout: &Layout, spec: &UpSpec) -> Result<State, LocalError> {
     let started = Instant::now();
-    mkdir(&layout.dir, 0o700)?;
+    // Traversable (not listable) so sshd, reading authorized_keys as a non-root login user, can.
+    mkdir(&layout.dir, 0o711)?;
     let subnet = pick_subnet(layout)?;
     let gateway = Ipv4Addr::new(subnet[0], subnet[1], subnet[2], 1);
     let mut private_dirs: Vec<String> = DEFAULT_PRIVATE_DIRS.iter().map(|s| s.to_string()).collect();
@@ -106,7 +121,10 @@ fn build(layout: &Layout, spec: &UpSpec) -> Result<State, LocalError> {
 
     let key = layout.dir.join("id_ed25519");
     keygen(&key, &format!("brawl-cluster-{}", layout.name))?;
-    copy(&key.with_extension("pub"), &layout.dir.join("authorized_keys"))?;
+    let authorized = layout.dir.join("authorized_keys");
+    copy(&key.with_extension("pub"), &authorized)?;
+    fs::set_permissions(&authorized, fs::Permissions::from_mode(0o644))
+        .map_err(|source| LocalError::Io { path: authorized.clone(), source })?;
     let hosts: String = std::iter::once("127.0.0.1\tlocalhost\n".to_string())
         .chain(state.nodes.iter().map(|n| format!("{}\t{}\n", n.ip, n.name)))
         .collect();

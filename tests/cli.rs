@@ -1,0 +1,114 @@
+//! Issue 2: the command line: help everywhere, bad input gives a clear message and exit 254.
+
+mod common;
+
+use std::path::Path;
+
+use common::{brawl, text};
+
+fn write(dir: &Path, name: &str, body: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, body).expect("write fixture");
+    path.display().to_string()
+}
+
+const GOOD: &str =
+    "name: t\ncluster: local\ndb: { etcd: {} }\nworkload: { register: { keys: 2 } }\ntime-limit: 10s\nconcurrency: 2\n";
+
+#[test]
+fn every_subcommand_has_help() {
+    for args in [
+        &["--help"][..],
+        &["cluster", "--help"],
+        &["cluster", "up", "--help"],
+        &["cluster", "down", "--help"],
+        &["cluster", "status", "--help"],
+        &["cluster", "list", "--help"],
+        &["exec", "--help"],
+        &["doctor", "--help"],
+        &["validate", "--help"],
+    ] {
+        let out = brawl(args);
+        assert!(out.status.success(), "{args:?}: {}", text(&out));
+        assert!(String::from_utf8_lossy(&out.stdout).contains("Usage:"), "{args:?}: {}", text(&out));
+    }
+}
+
+#[test]
+fn bad_arguments_exit_254() {
+    for args in [&["--no-such-flag"][..], &["cluster", "up", "--nodes", "many"], &["exec"], &["frobnicate"]] {
+        let out = brawl(args);
+        assert_eq!(out.status.code(), Some(254), "{args:?}: {}", text(&out));
+    }
+}
+
+#[test]
+fn a_valid_test_file_validates() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = brawl(&["validate", &write(dir.path(), "good.yaml", GOOD)]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("valid"), "{}", text(&out));
+}
+
+/// Each bad file: exit 254 and a message naming file, line and column, the field, and what was expected.
+#[test]
+fn bad_test_files_name_file_line_column_field_and_expectation() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cases: &[(&str, String, &[&str])] = &[
+        ("syntax.yaml", "name: t\ncluster: [local\nconcurrency: 2\n".into(), &["syntax.yaml:"]),
+        (
+            "unknown.yaml",
+            format!("{GOOD}colour: blue\n"),
+            &["unknown.yaml:7:1", "unknown field `colour`", "expected one of"],
+        ),
+        ("type.yaml", GOOD.replace("concurrency: 2", "concurrency: ten"), &["type.yaml:6:14", "concurrency", "ten"]),
+        ("missing.yaml", GOOD.replace("name: t\n", ""), &["missing.yaml:", "missing field `name`"]),
+        ("duration.yaml", GOOD.replace("10s", "ten seconds"), &["duration.yaml:5:13", "time-limit", "duration"]),
+        (
+            "nested.yaml",
+            format!("{GOOD}nemeses:\n  - kill: {{ targets: most }}\n"),
+            &["nested.yaml:8:", "nemeses[0].kill.targets", "most"],
+        ),
+    ];
+    for (name, body, wanted) in cases {
+        let out = brawl(&["validate", &write(dir.path(), name, body)]);
+        assert_eq!(out.status.code(), Some(254), "{name}: {}", text(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        for w in *wanted {
+            assert!(stderr.contains(w), "{name}: {w:?} missing from: {stderr}");
+        }
+    }
+    let out = brawl(&["validate", &dir.path().join("absent.yaml").display().to_string()]);
+    assert_eq!(out.status.code(), Some(254), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("absent.yaml"), "{}", text(&out));
+}
+
+#[test]
+fn a_nodes_file_naming_an_unknown_host_exits_254() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let nodes = write(
+        dir.path(),
+        "nodes.yaml",
+        "nodes:\n  - { name: n1, host: 127.0.0.1 }\n  - { name: n2, host: no-such-host.invalid }\n",
+    );
+    for args in [&["exec", "--nodes-file", &nodes, "--", "true"][..], &["doctor", "--nodes-file", &nodes]] {
+        let out = brawl(args);
+        assert_eq!(out.status.code(), Some(254), "{args:?}: {}", text(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("nodes.yaml:3:") && stderr.contains("no-such-host.invalid"), "{stderr}");
+    }
+    // A test file that points at it fails validation the same way.
+    let test = write(dir.path(), "test.yaml", &GOOD.replace("cluster: local", "nodes-file: nodes.yaml"));
+    let out = brawl(&["validate", &test]);
+    assert_eq!(out.status.code(), Some(254), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-host.invalid"), "{}", text(&out));
+}
+
+#[test]
+fn a_cluster_that_is_not_up_is_named_with_the_fix() {
+    let out = brawl(&["exec", "--cluster", "t-never-up", "--", "true"]);
+    assert_eq!(out.status.code(), Some(254), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("brawl cluster up --name t-never-up"), "{}", text(&out));
+    let out = brawl(&["exec", "--cluster", "Bad Name", "--", "true"]);
+    assert_eq!(out.status.code(), Some(254), "{}", text(&out));
+}
