@@ -3,13 +3,25 @@
 //! - `config`: YAML test and nodes files → validated plans (the one place YAML is read).
 //! - `control`: running commands and moving files on nodes over SSH (`Remote`, `SshRemote`).
 //! - `cluster`: the test's nodes and fan-out over them (`Cluster`, `Node`).
+//! - `db`: the system under test (`Db` and its capabilities); `etcd`.
+//! - `generator`: seeded per-thread op schedules and the interpreter that runs them.
 //! - `history`: ops (invoke / ok / fail / info) and the JSON Lines history format.
+//! - `checker`: pure verdicts over a history: linearizability (register, cas, kv) and stats.
 //! - `local`: brawl's own local cluster: nodes in namespaces on this machine, each with its sshd.
+//! - `run`: one test run from setup to verdict, stored in `reports/<test>/<timestamp>/`.
+//! - `report`: `report.html` from a run's results.
+//! - `workload`: clients and op generation (`Workload`, `Client`); `register`, `noop`.
 //! - `cli`: the `brawl` command line (clap), its subcommands and exit codes.
 
+pub mod checker;
 pub mod cli;
 pub mod cluster;
 pub mod config;
 pub mod control;
+pub mod db;
+pub mod generator;
 pub mod history;
 pub mod local;
+pub mod report;
+pub mod run;
+pub mod workload;

@@ -2,8 +2,14 @@
 //! code (Jepsen's: 0 valid, 1 invalid, 2 unknown, 254 bad arguments or config, 255 internal).
 
 use clap::Parser;
+use tracing_subscriber::Layer;
 
 fn main() {
+    // Die quietly on a closed pipe (`brawl ... | head`), as command-line tools do.
+    // SAFETY: setting a signal's disposition to the default has no preconditions.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = match brawl::cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -19,12 +25,19 @@ fn main() {
     };
     let env_filter = tracing_subscriber::EnvFilter::try_from_env("BRAWL_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter));
-    tracing_subscriber::fmt()
-        .with_env_filter(env_filter)
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let terminal = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_target(false)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+        .with_filter(env_filter);
+    // Each run's brawl.log gets the info-level log whatever the terminal shows.
+    let run_log = tracing_subscriber::fmt::layer()
+        .with_writer(brawl::cli::runlog::RunLog)
+        .with_ansi(false)
+        .with_filter(tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::registry().with(terminal).with(run_log).init();
     let code = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt.block_on(brawl::cli::run(cli)),
         Err(e) => {

@@ -8,6 +8,8 @@ mod cluster;
 mod doctor;
 mod exec;
 mod nodes;
+mod run;
+pub mod runlog;
 
 use std::path::PathBuf;
 
@@ -51,6 +53,10 @@ pub enum Cmd {
     /// Measurements to run by hand (control-layer fan-out latency).
     #[command(subcommand)]
     Bench(bench::BenchCmd),
+    /// Run a test: deploy the system, drive the workload, record and check the history.
+    Run(run::RunArgs),
+    /// Check a stored history offline: a run directory, a history.jsonl or a Jepsen history.edn.
+    Check(run::CheckArgs),
     /// Check a test file without running anything.
     Validate {
         /// The test file (YAML).
@@ -86,6 +92,8 @@ pub async fn run(cli: Cli) -> u8 {
         Cmd::Doctor(args) => doctor::run(args).await,
         Cmd::Validate { file } => validate(&file),
         Cmd::Bench(cmd) => bench::run(cmd).await,
+        Cmd::Run(args) => run::run(args).await,
+        Cmd::Check(args) => run::check(args).await,
     };
     match result {
         Ok(code) => code,

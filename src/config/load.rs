@@ -253,3 +253,13 @@ mod tests {
         snap!(e.snippet().unwrap());
     }
 }
+
+/// Reads a YAML file as an untyped value (for writing the test "as run", with overrides applied).
+pub fn load_value(path: &Path) -> Result<serde_json::Value, ConfigError> {
+    load(path)
+}
+
+/// Writes a value as YAML.
+pub fn to_yaml(value: &serde_json::Value) -> String {
+    serde_saphyr::to_string(value).unwrap_or_else(|e| format!("# could not write YAML: {e}\n"))
+}

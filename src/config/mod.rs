@@ -13,7 +13,7 @@ mod plan;
 pub mod raw;
 mod ssh;
 
-pub use load::{load, load_str, ConfigError};
+pub use load::{load, load_str, load_value, to_yaml, ConfigError};
 pub use nodes_file::{load_nodes_file, nodes_file_yaml, validate_nodes, NodeEntry};
 pub use plan::{load_test, validate, NodeSource, TestPlan};
 pub use raw::{DbSpec, EtcdSpec, KillSpec, NemesisSpec, PartitionSpec, RegisterSpec, Targets, Topology, WorkloadSpec};

@@ -38,6 +38,8 @@ pub struct TestPlan {
     pub rate: Option<f64>,
     /// Seed for every random choice; `None` lets the run pick one (and record it).
     pub seed: Option<u64>,
+    /// The quiet period after the faults are healed, before the final reads (default 5s).
+    pub recovery_time: Duration,
 }
 
 /// Where a test's nodes come from: exactly one of `cluster`, `nodes-file` or `nodes`.
@@ -99,6 +101,7 @@ pub fn validate(raw: RawTest, file: &Path) -> Result<TestPlan, ConfigError> {
         concurrency: raw.concurrency.value,
         rate: raw.rate.map(|r| r.value),
         seed: raw.seed,
+        recovery_time: raw.recovery_time.unwrap_or(Duration::from_secs(5)),
     })
 }
 
@@ -249,6 +252,7 @@ seed: 42
             concurrency: 10,
             rate: Some(100.0),
             seed: Some(42),
+            recovery_time: Duration::from_secs(5),
         };
         assert_eq!(plan(text).unwrap(), expected);
     }

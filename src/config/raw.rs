@@ -40,6 +40,9 @@ pub struct RawTest {
     pub rate: Option<Spanned<f64>>,
     /// Seed for every random choice.
     pub seed: Option<u64>,
+    /// Quiet period after healing, before the final reads.
+    #[serde(default, deserialize_with = "duration::option")]
+    pub recovery_time: Option<Duration>,
 }
 
 /// The `ssh` section of a test file or a nodes file.
@@ -127,16 +130,7 @@ pub enum DbSpec {
 }
 
 /// How to install etcd.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct EtcdSpec {
-    /// Release to install, such as `3.5.15`.
-    pub version: Option<String>,
-    /// A prebuilt etcd binary on the control node to upload.
-    pub binary: Option<String>,
-    /// A release tarball on the control node to upload.
-    pub tarball: Option<String>,
-}
+pub use crate::db::etcd::EtcdSpec;
 
 /// What the clients do.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -147,12 +141,7 @@ pub enum WorkloadSpec {
 }
 
 /// The register workload's settings.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct RegisterSpec {
-    /// How many independent registers (keys) to use.
-    pub keys: Option<u32>,
-}
+pub use crate::workload::register::RegisterSpec;
 
 /// One fault to inject.
 #[derive(Clone, Debug, PartialEq, Deserialize)]

@@ -1,0 +1,240 @@
+//! `brawl run TEST.yaml`: one test, end to end, exiting with its verdict; and `brawl check`:
+//! re-check a stored history offline.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use tokio::sync::watch;
+
+use super::{CliError, NodeArgs, EXIT_INVALID, EXIT_OK, EXIT_UNKNOWN};
+use crate::checker::{check_linearizable, stats, Budget, ModelKind, Validity};
+use crate::config::{self, NodeSource, TestPlan};
+use crate::control::SshTarget;
+use crate::run::{self, RunError, RunOptions};
+
+/// Arguments of `brawl run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The test file (YAML).
+    file: PathBuf,
+    /// Run on this local cluster instead of the test's nodes.
+    #[arg(long, value_name = "NAME", conflicts_with = "nodes_file")]
+    cluster: Option<String>,
+    /// Run on the nodes of this nodes file instead of the test's nodes.
+    #[arg(long, value_name = "FILE")]
+    nodes_file: Option<PathBuf>,
+    /// Override the test's time limit (e.g. 30s, 5m).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    time_limit: Option<Duration>,
+    /// Override the number of client processes.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    concurrency: Option<u64>,
+    /// Override the target rate (ops/s over all clients).
+    #[arg(long)]
+    rate: Option<f64>,
+    /// Override the seed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Where runs are stored.
+    #[arg(long, default_value = "reports")]
+    reports: PathBuf,
+    /// Time budget of the linearizability check; past it the verdict is unknown.
+    #[arg(long, default_value = "120s", value_parser = humantime::parse_duration)]
+    check_time: Duration,
+}
+
+/// Runs the test and exits with its verdict: 0 valid, 1 invalid, 2 unknown.
+pub async fn run(args: RunArgs) -> Result<u8, CliError> {
+    let mut plan = config::load_test(&args.file).map_err(CliError::bad_input)?;
+    let mut raw = config::load_value(&args.file).map_err(CliError::bad_input)?;
+    if let Some(t) = args.time_limit {
+        plan.time_limit = t;
+        raw["time-limit"] = humantime::format_duration(t).to_string().into();
+    }
+    if let Some(c) = args.concurrency {
+        plan.concurrency = c as usize;
+        raw["concurrency"] = c.into();
+    }
+    if let Some(r) = args.rate {
+        if !(r.is_finite() && r > 0.0) {
+            return Err(CliError::bad_input(anyhow::anyhow!("--rate must be a positive number of ops/s, not {r}")));
+        }
+        plan.rate = Some(r);
+        raw["rate"] = r.into();
+    }
+    let seed = args.seed.or(plan.seed).unwrap_or_else(rand::random);
+    raw["seed"] = seed.into();
+    let targets = targets(&plan, &args)?;
+    if let Some(obj) = raw.as_object_mut() {
+        if let Some(c) = &args.cluster {
+            obj.remove("nodes");
+            obj.remove("nodes-file");
+            obj.insert("cluster".into(), c.clone().into());
+        } else if let Some(f) = &args.nodes_file {
+            obj.remove("nodes");
+            obj.remove("cluster");
+            obj.insert("nodes-file".into(), f.display().to_string().into());
+        }
+    }
+    println!(
+        "brawl run {}: seed {seed}, {} nodes, {} clients, {}",
+        plan.name,
+        targets.len(),
+        plan.concurrency,
+        humantime::format_duration(plan.time_limit)
+    );
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => {}
+        }
+        eprintln!("stopping: finishing the run (healing, logs, checks); press Ctrl-C again to abort");
+        let _ = stop_tx.send(true);
+        let _ = tokio::signal::ctrl_c().await;
+        std::process::exit(130);
+    });
+    let opts = RunOptions {
+        reports: args.reports.clone(),
+        test_yaml: config::to_yaml(&raw),
+        argv: std::env::args().collect(),
+        budget: Budget { time: args.check_time, ..Budget::default() },
+    };
+    let (dir, results) = run::run(&plan, targets, seed, &opts, stop_rx).await.map_err(|e| match e {
+        RunError::Connect(_) => CliError::bad_input(e),
+        _ => CliError::internal(e),
+    })?;
+    let s = &results.stats.total;
+    println!("{} ok, {} fail, {} info ops; {} history ops", s.ok, s.fail, s.info, results.history_ops);
+    for w in &results.warnings {
+        println!("warning: {w}");
+    }
+    for f in &results.linearizable.failures {
+        println!("not linearizable: key {}: {}", f.key, f.message);
+    }
+    println!("verdict: {:?}", results.validity);
+    println!("report: {}", dir.report().display());
+    Ok(results.exit_code())
+}
+
+/// The nodes a run uses: the command line's, else the test's; with the test's ssh overrides.
+fn targets(plan: &TestPlan, args: &RunArgs) -> Result<Vec<SshTarget>, CliError> {
+    let nodes = NodeArgs { cluster: args.cluster.clone(), nodes_file: args.nodes_file.clone(), nodes: vec![] };
+    let mut targets = if args.cluster.is_some() || args.nodes_file.is_some() {
+        nodes.targets()?
+    } else {
+        match &plan.nodes {
+            NodeSource::Cluster(name) => {
+                NodeArgs { cluster: Some(name.clone()), nodes_file: None, nodes: vec![] }.targets()?
+            }
+            NodeSource::NodesFile(path) => config::load_nodes_file(path).map_err(CliError::bad_input)?,
+            NodeSource::Hosts(hosts) => hosts.iter().map(|h| SshTarget::new(h.clone(), h.clone())).collect(),
+        }
+    };
+    for t in &mut targets {
+        plan.ssh.apply(t);
+    }
+    Ok(targets)
+}
+
+/// The history formats `brawl check` reads.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum HistoryFormat {
+    /// brawl's history.jsonl.
+    Jsonl,
+    /// Jepsen's history.edn.
+    JepsenEdn,
+}
+
+/// The models `brawl check` knows.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ModelArg {
+    /// read / write.
+    Register,
+    /// read / write / cas.
+    CasRegister,
+    /// independent keys, each a cas-register.
+    Kv,
+}
+
+/// Arguments of `brawl check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// A run directory (its history.jsonl) or a history file (.jsonl or Jepsen's .edn).
+    path: PathBuf,
+    /// The model (default: the run's, else cas-register).
+    #[arg(long, value_enum)]
+    model: Option<ModelArg>,
+    /// The file's format (default: guessed from its name and first bytes).
+    #[arg(long, value_enum)]
+    format: Option<HistoryFormat>,
+    /// Time budget; past it the verdict is unknown.
+    #[arg(long, default_value = "120s", value_parser = humantime::parse_duration)]
+    time_limit: Duration,
+    /// Print the full result as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Checks a stored history and exits with the verdict.
+pub async fn check(args: CheckArgs) -> Result<u8, CliError> {
+    let (file, run_model) = if args.path.is_dir() {
+        (args.path.join("history.jsonl"), model_of_run(&args.path))
+    } else {
+        (args.path.clone(), None)
+    };
+    let history = match args.format {
+        None => crate::history::read_history(&file),
+        Some(HistoryFormat::Jsonl) => crate::history::read_jsonl(&file),
+        Some(HistoryFormat::JepsenEdn) => crate::history::read_edn(&file),
+    }
+    .map_err(CliError::bad_input)?;
+    let model = match args.model {
+        Some(ModelArg::Register) => ModelKind::Register,
+        Some(ModelArg::CasRegister) => ModelKind::CasRegister,
+        Some(ModelArg::Kv) => ModelKind::Kv,
+        None => run_model.unwrap_or(ModelKind::CasRegister),
+    };
+    let budget = Budget { time: args.time_limit, ..Budget::default() };
+    let ops = history.ops;
+    let result = tokio::task::spawn_blocking(move || {
+        let lin = check_linearizable(&ops, model, &budget);
+        (lin, stats(&ops))
+    })
+    .await
+    .map_err(CliError::internal)?;
+    let (lin, st) = result;
+    if args.json {
+        let out = serde_json::json!({"linearizable": lin, "stats": st});
+        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+    } else {
+        println!(
+            "{}: {} ops, {} keys, model {:?}, checked in {:.3} s",
+            file.display(),
+            lin.ops_checked,
+            lin.keys_checked,
+            lin.model,
+            lin.elapsed.as_secs_f64()
+        );
+        for f in &lin.failures {
+            println!("not linearizable: key {}: {}", f.key, f.message);
+        }
+        for u in &lin.unknown_keys {
+            println!("unknown: key {}: {}", u.key, u.reason);
+        }
+        println!("verdict: {:?}", lin.validity);
+    }
+    Ok(match lin.validity {
+        Validity::Valid => EXIT_OK,
+        Validity::Invalid => EXIT_INVALID,
+        Validity::Unknown => EXIT_UNKNOWN,
+    })
+}
+
+fn model_of_run(dir: &Path) -> Option<ModelKind> {
+    let text = std::fs::read_to_string(dir.join("results.json")).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    serde_json::from_value(v.pointer("/linearizable/model")?.clone()).ok()
+}

@@ -1,0 +1,242 @@
+//! A test run from start to verdict, in the order of Jepsen's `run!`:
+//!
+//! 1. the run directory, `test.yaml` as run, `run.json` (seed, version, command line);
+//! 2. SSH to every node (a failure here is the user's: exit 254);
+//! 3. the db cycled (torn down, set up, awaited) on every node;
+//! 4. workers run the seeded schedule for the time limit, every op journaled to `history.jsonl`
+//!    as it completes; then a quiet recovery period and the final reads;
+//! 5. node logs downloaded, the db torn down (also after a failure in 3 or 4);
+//! 6. the history read back and checked; `results.json` and `report.html` written.
+//!
+//! Ctrl-C or SIGTERM (`stop`) ends the main phase early; the steps after it still run.
+
+pub mod results;
+pub mod store;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+use tracing::{info, warn};
+
+use crate::checker::{check_linearizable, stats, Budget, Validity};
+use crate::cluster::Cluster;
+use crate::config::{DbSpec, TestPlan, WorkloadSpec};
+use crate::control::{ControlError, SshTarget};
+use crate::db::{self, Db, DbError};
+use crate::generator::interpreter::{self, RunSpec};
+use crate::generator::Schedule;
+use crate::history::{read_jsonl, Header};
+use crate::workload::register::Register;
+use crate::workload::Workload;
+pub use results::Results;
+pub use store::RunDir;
+
+/// What can stop a run before it reaches a verdict.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Nodes could not be reached.
+    #[error("cannot reach the nodes: {}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))]
+    Connect(Vec<ControlError>),
+    /// The system under test could not be set up.
+    #[error("setting up {db} failed: {source}")]
+    Db {
+        /// Which db.
+        db: &'static str,
+        /// Why.
+        #[source]
+        source: DbError,
+    },
+    /// A file of the run could not be written or read.
+    #[error("{path}: {reason}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// How to run, beyond the plan.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// Where runs are stored (`reports/`).
+    pub reports: PathBuf,
+    /// The test file as run (YAML after overrides).
+    pub test_yaml: String,
+    /// The command line, to reproduce the run.
+    pub argv: Vec<String>,
+    /// The checker's budget.
+    pub budget: Budget,
+}
+
+/// The db a test names.
+pub fn build_db(spec: &DbSpec, test: &str) -> Box<dyn Db> {
+    match spec {
+        DbSpec::Etcd(s) => Box::new(db::etcd::Etcd::new(s.clone(), test)),
+    }
+}
+
+/// The workload a test names.
+pub fn build_workload(spec: &WorkloadSpec) -> Arc<dyn Workload> {
+    match spec {
+        WorkloadSpec::Register(s) => Arc::new(Register::new(s)),
+    }
+}
+
+fn io_err(path: &std::path::Path, e: impl std::fmt::Display) -> RunError {
+    RunError::Io { path: path.to_path_buf(), reason: e.to_string() }
+}
+
+/// Runs `plan` on `targets`. `seed` is the one to use (already chosen and printed).
+pub async fn run(
+    plan: &TestPlan,
+    targets: Vec<SshTarget>,
+    seed: u64,
+    opts: &RunOptions,
+    stop: watch::Receiver<bool>,
+) -> Result<(RunDir, Results), RunError> {
+    let started_at = chrono::Utc::now();
+    let dir = RunDir::create(&opts.reports, &plan.name, started_at).map_err(|e| io_err(&opts.reports, e))?;
+    crate::cli::runlog::set(&dir.log());
+    let outcome = run_in(plan, targets, seed, opts, stop, &dir, started_at).await;
+    if let Err(e) = &outcome {
+        warn!(error = %e, "run failed");
+    }
+    dir.point_latest(&opts.reports, &plan.name);
+    crate::cli::runlog::clear();
+    outcome.map(|r| (dir, r))
+}
+
+async fn run_in(
+    plan: &TestPlan,
+    targets: Vec<SshTarget>,
+    seed: u64,
+    opts: &RunOptions,
+    stop: watch::Receiver<bool>,
+    dir: &RunDir,
+    started_at: chrono::DateTime<chrono::Utc>,
+) -> Result<Results, RunError> {
+    let clock = Instant::now();
+    let meta = serde_json::json!({
+        "test": plan.name, "seed": seed, "brawl-version": env!("CARGO_PKG_VERSION"),
+        "argv": opts.argv, "start": started_at.to_rfc3339(),
+        "nodes": targets.iter().map(|t| serde_json::json!({"name": t.name, "host": t.host})).collect::<Vec<_>>(),
+    });
+    write(&dir.path.join("test.yaml"), opts.test_yaml.as_bytes())?;
+    write(&dir.path.join("run.json"), serde_json::to_string_pretty(&meta).unwrap_or_default().as_bytes())?;
+    info!(test = %plan.name, seed, dir = %dir.path.display(), "run started");
+
+    let cluster = Cluster::connect(targets).await.map_err(RunError::Connect)?;
+    let db = build_db(&plan.db, &plan.name);
+    let workload = build_workload(&plan.workload);
+
+    let setup = db::cycle(db.as_ref(), &cluster).await;
+    let (summary, interrupted) = match setup {
+        Ok(()) => drive(plan, seed, &cluster, workload.clone(), dir, stop).await?,
+        Err(e) => {
+            finish_db(db.as_ref(), &cluster, dir).await;
+            return Err(RunError::Db { db: db.name(), source: e });
+        }
+    };
+    let node_logs = finish_db(db.as_ref(), &cluster, dir).await;
+
+    let history = read_jsonl(&dir.history()).map_err(|e| io_err(&dir.history(), e))?;
+    let ops = &history.ops;
+    let stats_result = stats(ops);
+    let lin = check_linearizable(ops, workload.model(), &opts.budget);
+    let mut warnings = results::stats_warnings(&stats_result);
+    if interrupted {
+        warnings.push("interrupted: the run was stopped before its time limit".into());
+    }
+    if history.truncated {
+        warnings.push("the history's last line was cut off".into());
+    }
+    let results = Results {
+        version: results::RESULTS_VERSION,
+        test: plan.name.clone(),
+        validity: lin.validity.merge(stats_result.validity),
+        start: started_at.to_rfc3339(),
+        duration_s: clock.elapsed().as_secs_f64(),
+        seed,
+        linearizable: lin,
+        stats: stats_result,
+        warnings,
+        history_ops: summary.ops,
+        interrupted,
+        node_logs,
+    };
+    let json = serde_json::to_string_pretty(&results).map_err(|e| io_err(&dir.results(), e))?;
+    write(&dir.results(), json.as_bytes())?;
+    let html = crate::report::render(&results, &opts.test_yaml, &opts.argv);
+    write(&dir.report(), html.as_bytes())?;
+    info!(verdict = ?results.validity, "run done");
+    Ok(results)
+}
+
+/// The workers' phases: main (time limit), recovery, final reads.
+async fn drive(
+    plan: &TestPlan,
+    seed: u64,
+    cluster: &Cluster,
+    workload: Arc<dyn Workload>,
+    dir: &RunDir,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(interpreter::WriteSummary, bool), RunError> {
+    let schedule = Schedule::new(plan.concurrency, plan.rate, seed);
+    let gens = schedule.threads(workload.keys());
+    let (sink, writer) =
+        interpreter::spawn_writer(&dir.history(), &Header::new(Some(plan.name.clone()), Some(seed)), Instant::now())
+            .map_err(|e| io_err(&dir.history(), e))?;
+    let spec = RunSpec { concurrency: plan.concurrency, time_limit: plan.time_limit, final_read_attempts: 10 };
+    let mut workers = interpreter::start(&spec, workload, cluster.nodes(), gens, &sink, stop.clone());
+    workers.main_phase_done().await;
+    let interrupted = *stop.borrow();
+    if interrupted {
+        workers.end().await;
+    } else {
+        info!(secs = plan.recovery_time.as_secs_f64(), "main phase over; recovery period");
+        tokio::select! {
+            _ = tokio::time::sleep(plan.recovery_time) => {}
+            _ = stop.changed() => {}
+        }
+        if *stop.borrow() {
+            workers.end().await;
+        } else {
+            workers.final_reads().await;
+        }
+    }
+    drop(sink);
+    let summary = tokio::task::spawn_blocking(move || interpreter::join_writer(writer))
+        .await
+        .map_err(|e| io_err(&dir.history(), e))?
+        .map_err(|e| io_err(&dir.history(), e))?;
+    Ok((summary, interrupted || *stop.borrow()))
+}
+
+/// Downloads node logs, then tears the db down; never fails (a run's verdict must not be lost
+/// to a node that is gone).
+async fn finish_db(db: &dyn Db, cluster: &Cluster, dir: &RunDir) -> Vec<String> {
+    let logs = db::download_logs(db, cluster, &dir.path).await;
+    let done = tokio::time::timeout(Duration::from_secs(120), db::teardown_all(db, cluster)).await;
+    match done {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => warn!(error = %e, "teardown failed"),
+        Err(_) => warn!("teardown timed out"),
+    }
+    logs
+}
+
+fn write(path: &std::path::Path, bytes: &[u8]) -> Result<(), RunError> {
+    std::fs::write(path, bytes).map_err(|e| io_err(path, e))
+}
+
+/// The overall verdict's exit code.
+pub fn exit_code(v: Validity) -> u8 {
+    match v {
+        Validity::Valid => 0,
+        Validity::Invalid => 1,
+        Validity::Unknown => 2,
+    }
+}
