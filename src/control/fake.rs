@@ -51,6 +51,10 @@ impl Remote for FakeRemote {
         &self.name
     }
 
+    fn host(&self) -> &str {
+        &self.name
+    }
+
     async fn exec(&self, cmd: &RemoteCommand) -> Result<CmdOutput, ControlError> {
         let entry = if cmd.sudo { format!("sudo {}", cmd.script) } else { cmd.script.clone() };
         self.log.lock().expect("fake remote lock").push(entry);

@@ -27,6 +27,8 @@ pub use target::{HostKeyChecking, SshTarget, Sudo};
 pub trait Remote: Send + Sync {
     /// The node's name (`n1`).
     fn name(&self) -> &str;
+    /// The host ssh connects to (an address or a name), which clients of the system use too.
+    fn host(&self) -> &str;
     /// Runs `cmd`; a non-zero exit is an error only when `cmd.check` is set.
     async fn exec(&self, cmd: &RemoteCommand) -> Result<CmdOutput, ControlError>;
     /// Writes `data` to `path` on the node (as root where sudo is configured), with `mode`.

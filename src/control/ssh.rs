@@ -200,6 +200,10 @@ impl Remote for SshRemote {
         &self.target.name
     }
 
+    fn host(&self) -> &str {
+        &self.target.host
+    }
+
     async fn exec(&self, cmd: &RemoteCommand) -> Result<CmdOutput, ControlError> {
         let limit = cmd.timeout.unwrap_or(self.target.command_timeout);
         let _permit = self.channels.acquire().await.expect("the channel semaphore is never closed");
