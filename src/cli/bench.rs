@@ -13,6 +13,22 @@ use crate::control::RemoteCommand;
 pub enum BenchCmd {
     /// Time one command on all nodes at once, over warm connections, from inside the library.
     Fanout(FanoutArgs),
+    /// Ops/s through the generator, interpreter and history writer with a client that does nothing.
+    Interpreter(InterpreterArgs),
+}
+
+/// Arguments of `brawl bench interpreter`.
+#[derive(Debug, Args)]
+pub struct InterpreterArgs {
+    /// Worker threads.
+    #[arg(long, default_value_t = 10)]
+    concurrency: usize,
+    /// How long to run.
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    duration: Duration,
+    /// Where to write the history (default: a temporary file, removed afterwards).
+    #[arg(long)]
+    history: Option<std::path::PathBuf>,
 }
 
 /// Arguments of `brawl bench fanout`.
@@ -30,7 +46,10 @@ pub struct FanoutArgs {
 
 /// Runs a benchmark and prints its figures.
 pub async fn run(cmd: BenchCmd) -> Result<u8, CliError> {
-    let BenchCmd::Fanout(args) = cmd;
+    let args = match cmd {
+        BenchCmd::Fanout(args) => args,
+        BenchCmd::Interpreter(args) => return interpreter(args).await,
+    };
     let targets = args.nodes.targets()?;
     let n = targets.len();
     let cluster = Cluster::connect(targets).await.map_err(|errors| {
@@ -66,4 +85,47 @@ pub async fn run(cmd: BenchCmd) -> Result<u8, CliError> {
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
+}
+
+/// Runs the no-op workload for a while and reports history ops written per second.
+async fn interpreter(args: InterpreterArgs) -> Result<u8, CliError> {
+    use crate::generator::{interpreter as interp, Schedule};
+    use std::sync::Arc;
+    let tmp = tempfile_path();
+    let path = args.history.clone().unwrap_or_else(|| tmp.clone());
+    let workload: Arc<dyn crate::workload::Workload> = Arc::new(crate::workload::noop::Noop { keys: 100 });
+    let node =
+        crate::cluster::Node { name: "local".into(), remote: Arc::new(crate::control::FakeRemote::new("local")) };
+    let gens = Schedule::new(args.concurrency, None, 1).threads(workload.keys());
+    let header = crate::history::Header::new(Some("bench".into()), Some(1));
+    let started = Instant::now();
+    let (sink, writer) = interp::spawn_writer(&path, &header, started).map_err(CliError::internal)?;
+    let spec = interp::RunSpec { concurrency: args.concurrency, time_limit: args.duration, final_read_attempts: 1 };
+    let (_stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut workers = interp::start(&spec, workload, &[node], gens, &sink, stop_rx);
+    workers.main_phase_done().await;
+    workers.end().await;
+    drop(sink);
+    let summary = tokio::task::spawn_blocking(move || interp::join_writer(writer))
+        .await
+        .map_err(CliError::internal)?
+        .map_err(CliError::internal)?;
+    let secs = started.elapsed().as_secs_f64();
+    let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    if args.history.is_none() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    println!(
+        "interpreter with a no-op client, {} threads: {} history ops in {:.2} s = {:.0} ops/s written ({:.0} MB/s)",
+        args.concurrency,
+        summary.ops,
+        secs,
+        summary.ops as f64 / secs,
+        bytes as f64 / secs / 1e6
+    );
+    Ok(EXIT_OK)
+}
+
+fn tempfile_path() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("brawl-bench-{}.jsonl", std::process::id()))
 }

@@ -190,6 +190,16 @@ fn field_path(path: &serde_path_to_error::Path) -> String {
     out
 }
 
+/// Reads a YAML file as an untyped value (for writing the test "as run", with overrides applied).
+pub fn load_value(path: &Path) -> Result<serde_json::Value, ConfigError> {
+    load(path)
+}
+
+/// Writes a value as YAML.
+pub fn to_yaml(value: &serde_json::Value) -> String {
+    serde_saphyr::to_string(value).unwrap_or_else(|e| format!("# could not write YAML: {e}\n"))
+}
+
 #[cfg(test)]
 mod tests {
     // Snapshot files are named without the crate name, so they are found from any crate.
@@ -252,14 +262,4 @@ mod tests {
         let e = load::<Small>(&file).unwrap_err();
         snap!(e.snippet().unwrap());
     }
-}
-
-/// Reads a YAML file as an untyped value (for writing the test "as run", with overrides applied).
-pub fn load_value(path: &Path) -> Result<serde_json::Value, ConfigError> {
-    load(path)
-}
-
-/// Writes a value as YAML.
-pub fn to_yaml(value: &serde_json::Value) -> String {
-    serde_saphyr::to_string(value).unwrap_or_else(|e| format!("# could not write YAML: {e}\n"))
 }

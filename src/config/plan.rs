@@ -236,7 +236,7 @@ seed: 42
                 command_timeout: Some(Duration::from_secs(120)),
             },
             db: DbSpec::Etcd(EtcdSpec { version: Some("3.4.23".into()), ..EtcdSpec::default() }),
-            workload: WorkloadSpec::Register(RegisterSpec { keys: Some(8) }),
+            workload: WorkloadSpec::Register(RegisterSpec { keys: Some(8), ..Default::default() }),
             nemeses: vec![
                 NemesisSpec::Partition(PartitionSpec {
                     topology: Some(Topology::MajoritiesRing),

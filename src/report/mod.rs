@@ -128,7 +128,7 @@ pub fn render(r: &Results, test_yaml: &str, argv: &[String]) -> String {
     h.push_str("</ul>");
     let repro: Vec<String> = argv.iter().map(|a| crate::control::quote(a)).collect();
     let _ = write!(h, "<h2>Reproduce</h2><pre>{}</pre>", escape(&repro.join(" ")));
-    let _ = write!(h, "<h2>Test as run</h2><pre>{}</pre></body></html>\n", escape(test_yaml));
+    let _ = writeln!(h, "<h2>Test as run</h2><pre>{}</pre></body></html>", escape(test_yaml));
     h
 }
 

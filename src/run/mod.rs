@@ -142,7 +142,7 @@ async fn run_in(
     };
     let node_logs = finish_db(db.as_ref(), &cluster, dir).await;
 
-    let history = read_jsonl(&dir.history()).map_err(|e| io_err(&dir.history(), e))?;
+    let history = read_jsonl(dir.history()).map_err(|e| io_err(&dir.history(), e))?;
     let ops = &history.ops;
     let stats_result = stats(ops);
     let lin = check_linearizable(ops, workload.model(), &opts.budget);

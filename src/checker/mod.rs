@@ -1,0 +1,47 @@
+//! Checkers: pure functions from a history to a verdict (`Validity`).
+//!
+//! - `linearizable`: the linearizability checker (`check_linearizable`) for register, cas-register
+//!   and key-value histories; `model` holds the sequential models, `prepare` splits a history by
+//!   key and `search` runs the per-key search under a `Budget`.
+//! - `stats`: ok / fail / info counts per `f` (`stats`), flagging fs that never succeeded.
+//!
+//! Checkers never do I/O and never read the wall clock except to enforce a `Budget`; a budget
+//! that runs out turns the verdict into `Unknown`, never into a wrong `Valid` or `Invalid`.
+
+mod budget;
+mod linearizable;
+mod model;
+mod prepare;
+#[cfg(test)]
+mod proptests;
+mod search;
+mod stats;
+#[cfg(test)]
+mod tests;
+
+pub use budget::Budget;
+pub use linearizable::{check_linearizable, KeyFailure, LinearizabilityResult, UnknownKey};
+pub use model::{CasRegister, ModelKind, RegOp, Register, SequentialSpec};
+pub use stats::{stats, FStats, StatsResult};
+
+use serde::{Deserialize, Serialize};
+
+/// A checker's verdict. `Invalid > Unknown > Valid`, so verdicts merge with `max()`, like
+/// Jepsen's valid-priorities: one invalid part makes the whole invalid.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Validity {
+    /// The history satisfies the property.
+    Valid,
+    /// The checker could not decide (budget exhausted, unsupported ops, nothing to check).
+    Unknown,
+    /// The history violates the property.
+    Invalid,
+}
+
+impl Validity {
+    /// Merges two verdicts: the worse one wins.
+    pub fn merge(self, other: Validity) -> Validity {
+        self.max(other)
+    }
+}
