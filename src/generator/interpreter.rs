@@ -310,3 +310,109 @@ pub fn join_writer(handle: std::thread::JoinHandle<std::io::Result<WriteSummary>
         Err(std::io::Error::other("the history writer panicked"))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checker::ModelKind;
+    use crate::control::FakeRemote;
+    use crate::generator::Schedule;
+    use crate::history::{read_jsonl, validate_well_formed};
+    use async_trait::async_trait;
+    use rand_chacha::ChaCha8Rng;
+    use serde_json::json;
+
+    /// Every third op of a client is indeterminate; every fifth fails.
+    struct Flaky;
+    struct FlakyClient(u64);
+
+    #[async_trait]
+    impl Client for FlakyClient {
+        async fn invoke(&mut self, op: &Invocation) -> Completion {
+            self.0 += 1;
+            match self.0 {
+                n if n % 3 == 0 => Completion::Info { value: op.value.clone(), error: "timeout".into() },
+                n if n % 5 == 0 => Completion::Fail { value: op.value.clone(), error: "refused".into() },
+                _ => Completion::Ok(op.value.clone()),
+            }
+        }
+    }
+
+    #[async_trait]
+    impl Workload for Flaky {
+        fn name(&self) -> &'static str {
+            "flaky"
+        }
+        async fn open_client(&self, _node: &Node) -> Result<Box<dyn Client>, String> {
+            Ok(Box::new(FlakyClient(0)))
+        }
+        fn keys(&self) -> u32 {
+            4
+        }
+        fn op(&self, _rng: &mut ChaCha8Rng, key: u32) -> Invocation {
+            Invocation { f: "write", value: json!([key, 1]) }
+        }
+        fn final_read(&self, key: u32) -> Invocation {
+            Invocation { f: "read", value: json!([key, null]) }
+        }
+        fn model(&self) -> ModelKind {
+            ModelKind::CasRegister
+        }
+        fn op_timeout(&self) -> Duration {
+            Duration::from_secs(1)
+        }
+    }
+
+    #[tokio::test]
+    async fn after_info_a_thread_continues_as_a_new_process_and_the_history_is_well_formed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("history.jsonl");
+        let nodes: Vec<Node> =
+            ["n1", "n2"].iter().map(|n| Node { name: n.to_string(), remote: Arc::new(FakeRemote::new(n)) }).collect();
+        let (sink, writer) = spawn_writer(&path, &Header::new(None, Some(1)), Instant::now()).expect("writer");
+        let spec = RunSpec { concurrency: 3, time_limit: Duration::from_millis(200), final_read_attempts: 3 };
+        let gens = Schedule::new(3, Some(300.0), 1).threads(4);
+        let (_stop, stop_rx) = watch::channel(false);
+        let mut workers = start(&spec, Arc::new(Flaky), &nodes, gens, &sink, stop_rx);
+        workers.main_phase_done().await;
+        workers.final_reads().await;
+        drop(sink);
+        let summary = join_writer(writer).expect("written");
+        let h = read_jsonl(&path).expect("reads");
+        assert_eq!(summary.ops, h.ops.len() as u64);
+        validate_well_formed(&h.ops).expect("well formed: one op per process at a time, dense indices, monotonic time");
+        let infos: Vec<&Op> = h.ops.iter().filter(|o| o.kind == OpType::Info).collect();
+        assert!(!infos.is_empty());
+        // The process after an info is the old one plus the concurrency.
+        let Process::Client(p) = infos[0].process else { panic!("client op") };
+        let later: Vec<u64> = h
+            .ops
+            .iter()
+            .filter_map(|o| match o.process {
+                Process::Client(q) if q % 3 == p % 3 && o.index > infos[0].index => Some(q),
+                _ => None,
+            })
+            .collect();
+        assert!(later.iter().all(|&q| q >= p + 3), "{p} then {later:?}");
+        assert!(h.ops.iter().any(|o| o.f == "read"), "final reads happened");
+        assert!(h.ops.iter().all(|o| o.node.is_some()));
+    }
+
+    #[tokio::test]
+    async fn stop_ends_the_main_phase_early() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("history.jsonl");
+        let nodes = vec![Node { name: "n1".into(), remote: Arc::new(FakeRemote::new("n1")) }];
+        let (sink, writer) = spawn_writer(&path, &Header::default(), Instant::now()).expect("writer");
+        let spec = RunSpec { concurrency: 2, time_limit: Duration::from_secs(600), final_read_attempts: 1 };
+        let (stop, stop_rx) = watch::channel(false);
+        let mut workers =
+            start(&spec, Arc::new(Flaky), &nodes, Schedule::new(2, Some(100.0), 2).threads(4), &sink, stop_rx);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        stop.send(true).expect("send");
+        tokio::time::timeout(Duration::from_secs(5), workers.main_phase_done()).await.expect("stops within 5 s");
+        workers.end().await;
+        drop(sink);
+        assert!(join_writer(writer).expect("written").ops > 0);
+    }
+}
