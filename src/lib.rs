@@ -6,6 +6,7 @@
 //! - `db`: the system under test (`Db` and its capabilities); `etcd`.
 //! - `generator`: seeded per-thread op schedules and the interpreter that runs them.
 //! - `history`: ops (invoke / ok / fail / info) and the JSON Lines history format.
+//! - `nemesis`: fault injection (`Nemesis`, `Compose`): partitions, packets, kill/pause, clocks; schedules.
 //! - `checker`: pure verdicts over a history: linearizability (register, cas, kv) and stats.
 //! - `local`: brawl's own local cluster: nodes in namespaces on this machine, each with its sshd.
 //! - `run`: one test run from setup to verdict, stored in `reports/<test>/<timestamp>/`.
@@ -22,6 +23,7 @@ pub mod db;
 pub mod generator;
 pub mod history;
 pub mod local;
+pub mod nemesis;
 pub mod report;
 pub mod run;
 pub mod workload;

@@ -188,7 +188,7 @@ fn check_key(h: &KeyHistory, ops: &[Op], model: ModelKind, meter: &Meter) -> Key
     };
     match outcome {
         Outcome::Valid => KeyOutcome::Valid,
-        Outcome::Unknown(e) => KeyOutcome::Unknown(e.reason().into()),
+        Outcome::Unknown(reason) => KeyOutcome::Unknown(reason),
         Outcome::Invalid { op, states } => KeyOutcome::Invalid(Box::new(explain(h, ops, ok_ops[op as usize], &states))),
     }
 }

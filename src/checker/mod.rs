@@ -9,15 +9,18 @@
 //! that runs out turns the verdict into `Unknown`, never into a wrong `Valid` or `Invalid`.
 
 mod budget;
+mod fx;
 mod linearizable;
 mod model;
 mod prepare;
 #[cfg(test)]
 mod proptests;
 mod search;
+mod slots;
 mod stats;
 #[cfg(test)]
 mod tests;
+mod uses;
 
 pub use budget::Budget;
 pub use linearizable::{check_linearizable, KeyFailure, LinearizabilityResult, UnknownKey};

@@ -3,14 +3,10 @@
 //! result, `info` ops no later op could observe), interns values to `u32` ids and gives each
 //! `info` op a deadline after which its effect could no longer be seen.
 
+use super::fx::FxHashMap;
 use super::model::{ModelKind, RegOp, NULL};
-use super::search::FxHasher;
 use crate::history::{Op, OpType, Process};
 use serde_json::Value;
-use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
-
-type FxHashMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 /// The latest point an op may take effect. Ordered: `Never < At(_) < Forever`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -288,18 +288,20 @@ fn nemesis_ops_are_ignored_and_an_empty_history_is_valid() {
     assert_eq!((r.validity, r.keys_checked), (Validity::Valid, 0));
 }
 
-/// Many concurrent writes of distinct values, all read by concurrent reads: exponential.
+/// Many concurrent writes of distinct values, all read by concurrent reads, then a read of a
+/// value never written: proving that invalid means trying every order, which is exponential.
 fn pathological() -> Vec<Op> {
     let mut rows = Vec::new();
     for p in 0..40 {
         rows.push((p, "invoke", "write", json!([0, p])));
     }
-    for p in 0..40 {
+    for p in 0..41 {
         rows.push((100 + p, "invoke", "read", json!([0, null])));
     }
     for p in (0..40).rev() {
         rows.push((100 + p, "ok", "read", json!([0, p])));
     }
+    rows.push((140, "ok", "read", json!([0, 999])));
     for p in 0..40 {
         rows.push((p, "ok", "write", json!([0, p])));
     }

@@ -1,0 +1,91 @@
+//! Tests of the clock nemesis against `FakeRemote`.
+
+use super::*;
+use crate::nemesis::spec::StrobeSpec;
+use crate::nemesis::testkit;
+use std::time::Duration;
+
+fn spec(strategy: Option<Strategy>) -> ClockSpec {
+    ClockSpec { strategy, targets: Some(Targets::Nodes(vec!["n1".into()])), ..Default::default() }
+}
+
+#[test]
+fn offsets_are_spelled_for_libfaketime() {
+    assert_eq!(format_offset(1500), "+1.500000s");
+    assert_eq!(format_offset(-200), "-0.200000s");
+    assert_eq!(format_offset(0), "+0");
+    assert_eq!(parse_ns("12.5"), Some(12_500_000_000));
+    assert_eq!(parse_ns("1795326282.870359930"), Some(1_795_326_282_870_359_930));
+    assert_eq!(parse_ns(""), None);
+}
+
+#[test]
+fn faketime_env_preloads_the_library_with_the_offset_file() {
+    let env = faketime_env();
+    assert!(env.contains(&("LD_PRELOAD".into(), FAKETIME_LIB.into())));
+    assert!(env.contains(&("FAKETIME_TIMESTAMP_FILE".into(), OFFSET_FILE.into())));
+    assert!(env.contains(&("FAKETIME_NO_CACHE".into(), "1".into())));
+}
+
+#[tokio::test]
+async fn the_system_strategy_is_refused_on_a_local_cluster() {
+    let (ctx, fakes) = testkit::ctx_with(3, true);
+    let err = ClockNemesis::new(spec(Some(Strategy::System)), 1).setup(&ctx).await.unwrap_err();
+    assert!(err.to_string().contains("use `strategy: faketime` on a local cluster"), "{err}");
+    assert!(fakes[0].commands().is_empty(), "nothing ran");
+    let mut n = ClockNemesis::new(spec(None), 1);
+    n.setup(&ctx).await.expect("defaults to faketime");
+    assert_eq!(n.strategy, Strategy::Faketime);
+}
+
+#[tokio::test]
+async fn a_missing_libfaketime_is_unsupported() {
+    let (ctx, fakes) = testkit::ctx_with(2, true);
+    fakes[1].answer("test -f /usr/lib", 3, "missing\n");
+    let err = ClockNemesis::new(spec(None), 1).setup(&ctx).await.unwrap_err();
+    assert!(err.to_string().starts_with("clock faults (faketime) is not supported on n2"), "{err}");
+}
+
+#[tokio::test]
+async fn faketime_bump_strobe_reset_run_exactly_these_commands() {
+    let (ctx, fakes) = testkit::ctx_with(2, true);
+    fakes[0].answer("date +%s.%N", 0, "1795326282.870359930\n");
+    let mut n = ClockNemesis::new(spec(None), 1);
+    n.setup(&ctx).await.expect("setup");
+    let rec = n.invoke(&ctx, &FaultOp::new("bump-clock", json!({"delta-ms": 1500}))).await;
+    assert_eq!((rec.nodes.as_slice(), rec.error.as_deref()), (&["n1".to_string()][..], None));
+    assert!(rec.value["clock-offsets"]["n1"].is_f64(), "{:?}", rec.value);
+    assert!(rec.value["clock-offsets-before"]["n2"].is_null());
+    let strobe = json!({"delta-ms": 200, "period-ms": 10, "duration-ms": 5000});
+    n.invoke(&ctx, &FaultOp::new("strobe-clock", strobe)).await;
+    let rec = n.invoke(&ctx, &FaultOp::new("reset-clock", json!(null))).await;
+    assert_eq!(rec.nodes, ["n1", "n2"]);
+    n.teardown(&ctx).await.expect("teardown");
+    insta::assert_snapshot!(testkit::log(&fakes[..1]));
+}
+
+#[tokio::test]
+async fn system_strategy_steps_the_real_clock_on_real_hosts() {
+    let (ctx, fakes) = testkit::ctx(1);
+    let mut s = spec(Some(Strategy::System));
+    s.strobe = Some(StrobeSpec {
+        delta: Duration::from_millis(100),
+        period: Duration::from_millis(50),
+        duration: Duration::from_secs(1),
+    });
+    let mut n = ClockNemesis::new(s, 1);
+    n.setup(&ctx).await.expect("setup");
+    n.invoke(&ctx, &FaultOp::new("bump-clock", json!({"delta-ms": -250}))).await;
+    n.invoke(&ctx, &FaultOp::new("strobe-clock", json!({"delta-ms": 100, "period-ms": 50, "duration-ms": 1000}))).await;
+    n.invoke(&ctx, &FaultOp::new("reset-clock", json!(null))).await;
+    n.teardown(&ctx).await.expect("teardown");
+    insta::assert_snapshot!(testkit::log(&fakes));
+}
+
+#[tokio::test]
+async fn a_bad_value_is_a_failed_op() {
+    let (ctx, _) = testkit::ctx(1);
+    let mut n = ClockNemesis::new(spec(None), 1);
+    let rec = n.invoke(&ctx, &FaultOp::new("bump-clock", json!({"delta": 3}))).await;
+    assert_eq!(rec.error.as_deref(), Some("bump-clock needs an integer \"delta-ms\""));
+}
