@@ -57,6 +57,12 @@ pub enum Cmd {
     Run(run::RunArgs),
     /// Check a stored history offline: a run directory, a history.jsonl or a Jepsen history.edn.
     Check(run::CheckArgs),
+    /// Heal every node after a brawl that was killed: remove brawl's iptables chains and netem
+    /// qdisc, resume stopped processes, stop clock strobes and reset clock offsets.
+    Heal {
+        #[command(flatten)]
+        nodes: NodeArgs,
+    },
     /// Check a test file without running anything.
     Validate {
         /// The test file (YAML).
@@ -93,6 +99,7 @@ pub async fn run(cli: Cli) -> u8 {
         Cmd::Validate { file } => validate(&file),
         Cmd::Bench(cmd) => bench::run(cmd).await,
         Cmd::Run(args) => run::run(args).await,
+        Cmd::Heal { nodes } => heal(nodes).await,
         Cmd::Check(args) => run::check(args).await,
     };
     match result {
@@ -105,6 +112,26 @@ pub async fn run(cli: Cli) -> u8 {
             e.code
         }
     }
+}
+
+async fn heal(nodes: NodeArgs) -> Result<u8, CliError> {
+    let (cluster, _) = crate::cluster::Cluster::ssh(nodes.targets()?);
+    let mut code = EXIT_OK;
+    for (node, report) in cluster.nodes().iter().zip(crate::nemesis::heal_cluster(&cluster).await) {
+        match report {
+            Ok(r) if r.changed.is_empty() => println!("{}: nothing to heal", node.name),
+            Ok(r) => {
+                for line in &r.changed {
+                    println!("{}: {line}", node.name);
+                }
+            }
+            Err(e) => {
+                println!("{}: error: {e}", node.name);
+                code = EXIT_INTERNAL;
+            }
+        }
+    }
+    Ok(code)
 }
 
 fn validate(file: &std::path::Path) -> Result<u8, CliError> {

@@ -36,6 +36,10 @@ pub struct RunArgs {
     /// Override the seed.
     #[arg(long)]
     seed: Option<u64>,
+    /// Run with the fault schedule of this file (`nemeses:` and `timeline:`, as in `nemeses/`)
+    /// instead of the test's own.
+    #[arg(long, value_name = "FILE")]
+    nemesis: Option<PathBuf>,
     /// Where runs are stored.
     #[arg(long, default_value = "reports")]
     reports: PathBuf,
@@ -65,6 +69,16 @@ pub async fn run(args: RunArgs) -> Result<u8, CliError> {
     }
     let seed = args.seed.or(plan.seed).unwrap_or_else(rand::random);
     raw["seed"] = seed.into();
+    if let Some(file) = &args.nemesis {
+        let swap = config::load_nemesis_file(file).map_err(CliError::bad_input)?;
+        let text = config::load_value(file).map_err(CliError::bad_input)?;
+        raw["nemeses"] = text["nemeses"].clone();
+        raw["timeline"] = text["timeline"].clone();
+        plan.nemeses = swap.nemeses;
+        plan.timeline = swap.timeline;
+    }
+    let local_cluster =
+        args.nodes_file.is_none() && (args.cluster.is_some() || matches!(plan.nodes, NodeSource::Cluster(_)));
     let targets = targets(&plan, &args)?;
     if let Some(obj) = raw.as_object_mut() {
         if let Some(c) = &args.cluster {
@@ -101,6 +115,7 @@ pub async fn run(args: RunArgs) -> Result<u8, CliError> {
         test_yaml: config::to_yaml(&raw),
         argv: std::env::args().collect(),
         budget: Budget { time: args.check_time, ..Budget::default() },
+        local_cluster,
     };
     let (dir, results) = run::run(&plan, targets, seed, &opts, stop_rx).await.map_err(|e| match e {
         RunError::Connect(_) => CliError::bad_input(e),

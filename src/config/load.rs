@@ -200,6 +200,23 @@ pub fn to_yaml(value: &serde_json::Value) -> String {
     serde_saphyr::to_string(value).unwrap_or_else(|e| format!("# could not write YAML: {e}\n"))
 }
 
+/// A fault-schedule file (`nemeses/*.yaml`): what `brawl run --nemesis FILE` swaps in.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct NemesisFile {
+    /// The faults, as in a test file.
+    #[serde(default)]
+    pub nemeses: Vec<crate::nemesis::NemesisSpec>,
+    /// An explicit schedule, as in a test file.
+    #[serde(default)]
+    pub timeline: Vec<crate::nemesis::TimelineEntry>,
+}
+
+/// Reads a fault-schedule file.
+pub fn load_nemesis_file(path: &Path) -> Result<NemesisFile, ConfigError> {
+    load(path)
+}
+
 #[cfg(test)]
 mod tests {
     // Snapshot files are named without the crate name, so they are found from any crate.

@@ -13,8 +13,11 @@ mod plan;
 pub mod raw;
 mod ssh;
 
-pub use load::{load, load_str, load_value, to_yaml, ConfigError};
+pub use load::{load, load_nemesis_file, load_str, load_value, to_yaml, ConfigError, NemesisFile};
 pub use nodes_file::{load_nodes_file, nodes_file_yaml, validate_nodes, NodeEntry};
 pub use plan::{load_test, validate, NodeSource, TestPlan};
-pub use raw::{DbSpec, EtcdSpec, KillSpec, NemesisSpec, PartitionSpec, RegisterSpec, Targets, Topology, WorkloadSpec};
+pub use raw::{
+    DbSpec, EtcdSpec, KillSpec, NemesisSpec, PartitionSpec, PauseSpec, RegisterSpec, Targets, TimelineEntry, Topology,
+    WorkloadSpec,
+};
 pub use ssh::SshOverrides;

@@ -30,6 +30,8 @@ pub struct TestPlan {
     pub workload: WorkloadSpec,
     /// The faults to inject, in file order.
     pub nemeses: Vec<NemesisSpec>,
+    /// Explicit fault timeline entries.
+    pub timeline: Vec<crate::nemesis::TimelineEntry>,
     /// How long the test runs; more than zero.
     pub time_limit: Duration,
     /// How many client processes run at once; at least 1.
@@ -97,6 +99,7 @@ pub fn validate(raw: RawTest, file: &Path) -> Result<TestPlan, ConfigError> {
         db: raw.db,
         workload: raw.workload,
         nemeses: raw.nemeses,
+        timeline: raw.timeline,
         time_limit: raw.time_limit.value.0,
         concurrency: raw.concurrency.value,
         rate: raw.rate.map(|r| r.value),
@@ -182,7 +185,7 @@ mod tests {
 
     use super::*;
     use crate::config::load::load_str;
-    use crate::config::raw::{EtcdSpec, KillSpec, PartitionSpec, RegisterSpec, Targets, Topology};
+    use crate::config::raw::{EtcdSpec, KillSpec, PartitionSpec, PauseSpec, RegisterSpec, Targets, Topology};
     use crate::control::target::{HostKeyChecking, Sudo};
 
     const BASE: &str = "db: { etcd: {} }\nworkload: { register: {} }\ntime-limit: 10s\nconcurrency: 2\n";
@@ -240,14 +243,17 @@ seed: 42
             nemeses: vec![
                 NemesisSpec::Partition(PartitionSpec {
                     topology: Some(Topology::MajoritiesRing),
+                    grudge: None,
                     interval: Some(Duration::from_secs(10)),
                 }),
                 NemesisSpec::Kill(KillSpec {
                     targets: Some(Targets::Minority),
                     interval: Some(Duration::from_secs(30)),
+                    restart: Default::default(),
                 }),
-                NemesisSpec::Pause(KillSpec::default()),
+                NemesisSpec::Pause(PauseSpec::default()),
             ],
+            timeline: vec![],
             time_limit: Duration::from_secs(300),
             concurrency: 10,
             rate: Some(100.0),
@@ -297,7 +303,7 @@ seed: 42
 
     #[test]
     fn unknown_nemesis() {
-        snap!(err(&format!("name: t\ncluster: c\n{BASE}nemeses: [ clock: {{}} ]\n")));
+        snap!(err(&format!("name: t\ncluster: c\n{BASE}nemeses: [ explode: {{}} ]\n")));
     }
 
     #[test]

@@ -32,6 +32,9 @@ pub struct RawTest {
     /// The faults to inject.
     #[serde(default)]
     pub nemeses: Vec<NemesisSpec>,
+    /// An explicit fault schedule, instead of or beside the intervals.
+    #[serde(default)]
+    pub timeline: Vec<TimelineEntry>,
     /// How long the test runs.
     pub time_limit: Spanned<duration::Human>,
     /// How many client processes run at once.
@@ -143,73 +146,9 @@ pub enum WorkloadSpec {
 /// The register workload's settings.
 pub use crate::workload::register::RegisterSpec;
 
-/// One fault to inject.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub enum NemesisSpec {
-    /// Network partitions.
-    Partition(PartitionSpec),
-    /// Kill and restart processes.
-    Kill(KillSpec),
-    /// Pause (SIGSTOP) and resume processes; same settings as kill.
-    Pause(KillSpec),
-}
-
-/// Network partition settings.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct PartitionSpec {
-    /// How nodes are split.
-    pub topology: Option<Topology>,
-    /// Time between faults.
-    #[serde(default, deserialize_with = "duration::option")]
-    pub interval: Option<Duration>,
-}
-
-/// Kill or pause settings.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct KillSpec {
-    /// Which nodes are hit.
-    pub targets: Option<Targets>,
-    /// Time between faults.
-    #[serde(default, deserialize_with = "duration::option")]
-    pub interval: Option<Duration>,
-}
-
-/// How a partition splits the nodes (Jepsen's grudges).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Topology {
-    /// Two halves, the same each time.
-    Halves,
-    /// Two halves, chosen at random.
-    RandomHalves,
-    /// One node cut off from the rest.
-    One,
-    /// Each node sees a majority, but no two majorities agree.
-    MajoritiesRing,
-    /// Two halves joined by one bridge node.
-    Bridge,
-    /// The primaries cut off from the rest.
-    Primaries,
-}
-
-/// Which nodes a kill or pause hits.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Targets {
-    /// One node.
-    One,
-    /// Fewer than half.
-    Minority,
-    /// More than half.
-    Majority,
-    /// Every node.
-    All,
-    /// The primaries.
-    Primaries,
-}
+pub use crate::nemesis::grudge::Topology;
+pub use crate::nemesis::spec::{KillSpec, NemesisSpec, PartitionSpec, PauseSpec, TimelineEntry};
+pub use crate::nemesis::Targets;
 
 /// A nodes file, as written.
 #[derive(Debug, Deserialize)]

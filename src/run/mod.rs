@@ -27,7 +27,8 @@ use crate::control::{ControlError, SshTarget};
 use crate::db::{self, Db, DbError};
 use crate::generator::interpreter::{self, RunSpec};
 use crate::generator::Schedule;
-use crate::history::{read_jsonl, Header};
+use crate::history::{read_jsonl, Header, OpType, Process};
+use crate::nemesis::{self, FaultOp, Nemesis, NemesisCtx};
 use crate::workload::register::Register;
 use crate::workload::Workload;
 pub use results::Results;
@@ -48,6 +49,9 @@ pub enum RunError {
         #[source]
         source: DbError,
     },
+    /// The fault schedule does not fit the cluster (an unknown node, an unsupported fault).
+    #[error("nemesis: {0}")]
+    Nemesis(#[from] crate::nemesis::NemesisError),
     /// A file of the run could not be written or read.
     #[error("{path}: {reason}")]
     Io {
@@ -69,12 +73,14 @@ pub struct RunOptions {
     pub argv: Vec<String>,
     /// The checker's budget.
     pub budget: Budget,
+    /// The nodes are brawl's local cluster (clocks are shared: no system clock faults).
+    pub local_cluster: bool,
 }
 
 /// The db a test names.
-pub fn build_db(spec: &DbSpec, test: &str) -> Box<dyn Db> {
+pub fn build_db(spec: &DbSpec, test: &str) -> Arc<dyn Db> {
     match spec {
-        DbSpec::Etcd(s) => Box::new(db::etcd::Etcd::new(s.clone(), test)),
+        DbSpec::Etcd(s) => Arc::new(db::etcd::Etcd::new(s.clone(), test)),
     }
 }
 
@@ -131,13 +137,28 @@ async fn run_in(
     let cluster = Cluster::connect(targets).await.map_err(RunError::Connect)?;
     let db = build_db(&plan.db, &plan.name);
     let workload = build_workload(&plan.workload);
+    let names: Vec<String> = cluster.nodes().iter().map(|n| n.name.clone()).collect();
+    nemesis::validate(&plan.nemeses, &plan.timeline, &names)?;
+    let ctx = NemesisCtx::new(cluster.clone(), db.clone(), opts.local_cluster)?;
+    let mut nem = nemesis::build(&plan.nemeses, seed)?;
 
-    let setup = db::cycle(db.as_ref(), &cluster).await;
-    let (summary, interrupted) = match setup {
-        Ok(()) => drive(plan, seed, &cluster, workload.clone(), dir, stop).await?,
+    let setup = match db::cycle(db.as_ref(), &cluster).await {
+        Ok(()) => nem.setup(&ctx).await.map_err(RunError::from),
+        Err(e) => Err(RunError::Db { db: db.name(), source: e }),
+    };
+    let driven = match setup {
+        Ok(()) => drive(plan, seed, &cluster, workload.clone(), dir, stop, &mut nem, &ctx).await,
+        Err(e) => Err(e),
+    };
+    // Whatever happened, every fault is healed before the db goes.
+    if let Err(e) = nem.teardown(&ctx).await {
+        warn!(error = %e, "nemesis teardown failed; `brawl heal` repairs the nodes");
+    }
+    let (summary, interrupted) = match driven {
+        Ok(x) => x,
         Err(e) => {
             finish_db(db.as_ref(), &cluster, dir).await;
-            return Err(RunError::Db { db: db.name(), source: e });
+            return Err(e);
         }
     };
     let node_logs = finish_db(db.as_ref(), &cluster, dir).await;
@@ -166,6 +187,7 @@ async fn run_in(
         history_ops: summary.ops,
         interrupted,
         node_logs,
+        faults: results::fault_summary(ops),
     };
     let json = serde_json::to_string_pretty(&results).map_err(|e| io_err(&dir.results(), e))?;
     write(&dir.results(), json.as_bytes())?;
@@ -175,7 +197,9 @@ async fn run_in(
     Ok(results)
 }
 
-/// The workers' phases: main (time limit), recovery, final reads.
+/// The workers' phases: main (time limit, with the fault schedule), final heal, recovery, final
+/// reads.
+#[allow(clippy::too_many_arguments)]
 async fn drive(
     plan: &TestPlan,
     seed: u64,
@@ -183,15 +207,36 @@ async fn drive(
     workload: Arc<dyn Workload>,
     dir: &RunDir,
     mut stop: watch::Receiver<bool>,
+    nem: &mut dyn Nemesis,
+    ctx: &NemesisCtx,
 ) -> Result<(interpreter::WriteSummary, bool), RunError> {
     let schedule = Schedule::new(plan.concurrency, plan.rate, seed);
     let gens = schedule.threads(workload.keys());
+    let started = Instant::now();
     let (sink, writer) =
-        interpreter::spawn_writer(&dir.history(), &Header::new(Some(plan.name.clone()), Some(seed)), Instant::now())
+        interpreter::spawn_writer(&dir.history(), &Header::new(Some(plan.name.clone()), Some(seed)), started)
             .map_err(|e| io_err(&dir.history(), e))?;
     let spec = RunSpec { concurrency: plan.concurrency, time_limit: plan.time_limit, final_read_attempts: 10 };
     let mut workers = interpreter::start(&spec, workload, cluster.nodes(), gens, &sink, stop.clone());
-    workers.main_phase_done().await;
+    let faults = nemesis::plan(&plan.nemeses, &plan.timeline, seed, plan.time_limit);
+    let runner = async {
+        let mut stop = stop.clone();
+        for fault in faults {
+            tokio::select! {
+                _ = tokio::time::sleep_until((started + fault.at).into()) => {}
+                _ = stop.changed() => break,
+            }
+            if *stop.borrow() {
+                break;
+            }
+            apply(nem, ctx, &sink, &fault.op).await;
+        }
+    };
+    tokio::join!(runner, workers.main_phase_done());
+    info!("main phase over; healing every fault");
+    for op in nemesis::final_heal_ops(&plan.nemeses) {
+        apply(nem, ctx, &sink, &op).await;
+    }
     let interrupted = *stop.borrow();
     if interrupted {
         workers.end().await;
@@ -213,6 +258,23 @@ async fn drive(
         .map_err(|e| io_err(&dir.history(), e))?
         .map_err(|e| io_err(&dir.history(), e))?;
     Ok((summary, interrupted || *stop.borrow()))
+}
+
+/// Performs one fault op and journals it as Jepsen does: `info` from the nemesis when it
+/// starts and when it ends, the end carrying what was done.
+async fn apply(nem: &mut dyn Nemesis, ctx: &NemesisCtx, sink: &interpreter::HistorySink, op: &FaultOp) {
+    sink.record(OpType::Info, Process::Nemesis, &op.f, op.value.clone(), None, None);
+    let record = nem.invoke(ctx, op).await;
+    if let Some(e) = &record.error {
+        warn!(f = %op.f, error = %e, "fault op failed");
+    } else {
+        info!(f = %op.f, nodes = ?record.nodes, "fault op done");
+    }
+    let mut value = record.value.clone();
+    if let (Some(obj), false) = (value.as_object_mut(), record.nodes.is_empty()) {
+        obj.insert("nodes".into(), record.nodes.clone().into());
+    }
+    sink.record(OpType::Info, Process::Nemesis, &op.f, value, None, record.error.clone());
 }
 
 /// Downloads node logs, then tears the db down; never fails (a run's verdict must not be lost

@@ -1,7 +1,12 @@
 //! `results.json`: the verdict of every checker and what the run did (see
 //! `docs/results-format.md`).
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
+
+use crate::history::{Op, Process};
+use crate::nemesis::FaultKind;
 
 use crate::checker::{LinearizabilityResult, StatsResult, Validity};
 
@@ -36,8 +41,47 @@ pub struct Results {
     pub interrupted: bool,
     /// Node log files saved with the run, relative to the run directory.
     pub node_logs: Vec<String>,
+    /// The faults that happened: per kind, how many times and for how long in all.
+    pub faults: BTreeMap<String, FaultStats>,
 }
 
+/// How often one kind of fault happened and for how long.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FaultStats {
+    /// Fault intervals started (a start op that succeeded).
+    pub count: u64,
+    /// Seconds the fault was in effect, summed over intervals (an interval never stopped runs
+    /// to the last op of the history).
+    pub total_s: f64,
+}
+
+/// Pairs the nemesis's start and stop completions per fault kind. The nemesis journals each
+/// op twice (when it starts and when it ends, one op at a time), so every second nemesis op is a
+/// completion; a failed start does not count.
+pub fn fault_summary(ops: &[Op]) -> BTreeMap<String, FaultStats> {
+    let mut out: BTreeMap<String, FaultStats> = BTreeMap::new();
+    let mut open: BTreeMap<String, u64> = BTreeMap::new();
+    let end = ops.last().map(|o| o.time).unwrap_or(0);
+    let nemesis: Vec<&Op> = ops.iter().filter(|o| o.process == Process::Nemesis).collect();
+    for op in nemesis.chunks(2).filter_map(|pair| pair.get(1)) {
+        let Some(kind) = FaultKind::of(&op.f) else { continue };
+        let name = kind.name().to_string();
+        if kind.start_fs().contains(&op.f.as_str()) {
+            if op.error.is_none() && !open.contains_key(&name) {
+                open.insert(name.clone(), op.time);
+                out.entry(name).or_default().count += 1;
+            }
+        } else if kind.stop_fs().contains(&op.f.as_str()) {
+            if let Some(t0) = open.remove(&name) {
+                out.entry(name).or_default().total_s += op.time.saturating_sub(t0) as f64 / 1e9;
+            }
+        }
+    }
+    for (name, t0) in open {
+        out.entry(name).or_default().total_s += end.saturating_sub(t0) as f64 / 1e9;
+    }
+    out
+}
 impl Results {
     /// The exit code for this verdict: 0 valid, 1 invalid, 2 unknown.
     pub fn exit_code(&self) -> u8 {
