@@ -118,7 +118,7 @@ pub async fn run(args: RunArgs) -> Result<u8, CliError> {
         local_cluster,
     };
     let (dir, results) = run::run(&plan, targets, seed, &opts, stop_rx).await.map_err(|e| match e {
-        RunError::Connect(_) => CliError::bad_input(e),
+        RunError::Connect(_) | RunError::Nemesis(_) => CliError::bad_input(e),
         _ => CliError::internal(e),
     })?;
     let s = &results.stats.total;

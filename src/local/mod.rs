@@ -103,7 +103,7 @@ pub enum LocalError {
         tail: String,
     },
     /// `up` failed; what it created was removed again.
-    #[error("cluster up failed: {source}; everything it had created was removed again")]
+    #[error("cluster up failed; everything it had created was removed again")]
     UpFailed {
         /// The failure.
         #[source]

@@ -41,7 +41,7 @@ pub enum RunError {
     #[error("cannot reach the nodes: {}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))]
     Connect(Vec<ControlError>),
     /// The system under test could not be set up.
-    #[error("setting up {db} failed: {source}")]
+    #[error("setting up {db} failed")]
     Db {
         /// Which db.
         db: &'static str,
@@ -50,7 +50,7 @@ pub enum RunError {
         source: DbError,
     },
     /// The fault schedule does not fit the cluster (an unknown node, an unsupported fault).
-    #[error("nemesis: {0}")]
+    #[error(transparent)]
     Nemesis(#[from] crate::nemesis::NemesisError),
     /// A file of the run could not be written or read.
     #[error("{path}: {reason}")]
