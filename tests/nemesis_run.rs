@@ -60,7 +60,10 @@ async fn partition_kill_and_pause_really_happen_and_are_healed() {
         "  - { at: 14s, do: resume }\n",
     );
     let file = test_file(dir.path(), "t-nem", "17s", timeline);
-    let mut child = Command::new(brawl_bin()).args(["run", &file, "--reports", reports.to_str().expect("utf8")]).spawn().expect("starts");
+    let mut child = Command::new(brawl_bin())
+        .args(["run", &file, "--reports", reports.to_str().expect("utf8")])
+        .spawn()
+        .expect("starts");
     let (mut saw_drop, mut saw_stopped) = (false, false);
     let mut pids: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let deadline = Instant::now() + Duration::from_secs(120);
@@ -81,7 +84,8 @@ async fn partition_kill_and_pause_really_happen_and_are_healed() {
     assert!(saw_stopped, "no etcd was ever seen stopped (state T)");
     assert!(pids.values().any(|p| p.len() >= 2), "no etcd pid changed after the kill: {pids:?}");
     let run = std::fs::canonicalize(reports.join("latest")).expect("run");
-    let results: serde_json::Value = serde_json::from_slice(&std::fs::read(run.join("results.json")).expect("results")).expect("json");
+    let results: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("results.json")).expect("results")).expect("json");
     for kind in ["partition", "kill", "pause"] {
         assert_eq!(results["faults"][kind]["count"], 1, "{kind}: {results:#}");
         assert!(results["faults"][kind]["total_s"].as_f64().unwrap_or(0.0) > 0.5, "{kind}: {results:#}");
@@ -104,7 +108,10 @@ async fn sigint_in_a_partition_and_sigkill_then_brawl_heal_leave_clean_nodes() {
     let timeline = "nemeses:\n  - partition: {}\n  - pause: { targets: all }\ntimeline:\n  - { at: 2s, do: start-partition, topology: one }\n  - { at: 2s, do: pause }\n";
     let file = test_file(dir.path(), "t-heal", "60s", timeline);
     for signal in ["INT", "KILL"] {
-        let mut child = Command::new(brawl_bin()).args(["run", &file, "--reports", reports.to_str().expect("utf8")]).spawn().expect("starts");
+        let mut child = Command::new(brawl_bin())
+            .args(["run", &file, "--reports", reports.to_str().expect("utf8")])
+            .spawn()
+            .expect("starts");
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let now = observe(&c).await;

@@ -105,7 +105,15 @@ pub async fn run(cli: Cli) -> u8 {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {:#}", e.error);
+            // The chain of causes, each once (many messages already quote their source).
+            let mut msg = e.error.to_string();
+            for cause in e.error.chain().skip(1) {
+                let c = cause.to_string();
+                if !msg.contains(&c) {
+                    msg = format!("{msg}: {c}");
+                }
+            }
+            eprintln!("error: {msg}");
             if let Some(snippet) = e.error.downcast_ref::<crate::config::ConfigError>().and_then(|c| c.snippet()) {
                 eprintln!("{snippet}");
             }
