@@ -93,8 +93,7 @@ async fn partition_kill_and_pause_really_happen_and_are_healed() {
     let history = std::fs::read_to_string(run.join("history.jsonl")).expect("history");
     assert!(history.contains("\"grudge\""), "the partition's grudge is journaled");
     // Healed: no rule, no stopped process (etcd itself was torn down at the end).
-    let c2 = &c;
-    let n1 = c2.remote("n1");
+    let n1 = c.remote("n1");
     let chains = n1.exec(&RemoteCommand::new("iptables -w -S | grep -c BRAWL || true")).await.expect("runs");
     assert_eq!(chains.stdout.trim(), "0", "brawl's chain is left on n1");
     clean(&c).await;

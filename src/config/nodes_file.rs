@@ -217,22 +217,9 @@ pub fn nodes_file_yaml(ssh: &SshOverrides, nodes: &[NodeEntry]) -> String {
     out
 }
 
-/// A YAML double-quoted scalar holding exactly `s`.
+/// A YAML double-quoted scalar holding exactly `s` (a JSON string is one).
 fn quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            c if c.is_control() => out.push_str(&format!("\\u{:04x}", u32::from(c))),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    serde_json::to_string(s).unwrap_or_else(|_| format!("{s:?}"))
 }
 
 #[cfg(test)]

@@ -8,7 +8,6 @@
 //! (two ops may only look more concurrent than they were). Times are nanoseconds since the test
 //! began, made monotonic in index order by the writer.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -65,8 +64,6 @@ impl HistorySink {
 pub struct WriteSummary {
     /// Ops written.
     pub ops: u64,
-    /// Completions per (f, type).
-    pub completions: BTreeMap<(String, &'static str), u64>,
 }
 
 /// Starts the writer thread for `path`. It ends, returning what it wrote, when every sink
@@ -94,14 +91,6 @@ pub fn spawn_writer(
             for op in batch.iter_mut() {
                 op.time = op.time.max(last_time);
                 last_time = op.time;
-                if op.kind != OpType::Invoke && op.process != Process::Nemesis {
-                    let kind = match op.kind {
-                        OpType::Ok => "ok",
-                        OpType::Fail => "fail",
-                        _ => "info",
-                    };
-                    *summary.completions.entry((op.f.clone(), kind)).or_default() += 1;
-                }
             }
             summary.ops += batch.len() as u64;
             writer.append_batch(batch.drain(..))?;
