@@ -11,7 +11,7 @@ use tracing::{debug, info};
 use super::{node_ip, Db, DbError, Pause, Primary, Process};
 use crate::cluster::{Cluster, Node};
 use crate::config::raw::duration;
-use crate::control::{quote, RemoteCommand};
+use crate::control::RemoteCommand;
 
 /// Where brawl keeps etcd's data on a node (under the path the local cluster makes private).
 pub const DATA_DIR: &str = "/var/lib/etcd/brawl";
@@ -53,13 +53,21 @@ pub struct Etcd {
     /// The test's name, used as the cluster token so two tests never join each other's members.
     token: String,
     http: reqwest::Client,
+    /// Extra environment etcd starts with (libfaketime's, under a faketime clock nemesis).
+    env: Vec<(String, String)>,
 }
 
 impl Etcd {
     /// etcd for the test `test_name`.
     pub fn new(spec: EtcdSpec, test_name: &str) -> Self {
         let http = reqwest::Client::builder().timeout(Duration::from_secs(2)).build().unwrap_or_default();
-        Etcd { spec, token: format!("brawl-{test_name}"), http }
+        Etcd { spec, token: format!("brawl-{test_name}"), http, env: Vec::new() }
+    }
+
+    /// The same etcd, started with `env` added to its environment.
+    pub fn with_env(mut self, env: Vec<(String, String)>) -> Self {
+        self.env = env;
+        self
     }
 
     /// The etcd binary on the nodes.
@@ -144,11 +152,7 @@ impl Etcd {
             args.extend(["--heartbeat-interval".into(), t.as_millis().to_string()]);
         }
         let exec = crate::control::join(&args);
-        // A daemon: its own session, its pid in PID_FILE, its output in LOG_FILE.
-        Ok(format!(
-            "mkdir -p {DATA_DIR} && cd {DATA_DIR} && setsid sh -c {} </dev/null >/dev/null 2>&1 &",
-            quote(&format!("echo $$ > {PID_FILE}; exec {exec} >> {LOG_FILE} 2>&1"))
-        ))
+        Ok(super::daemon_command(&exec, DATA_DIR, PID_FILE, LOG_FILE, &self.env))
     }
 
     /// True when the pid file names a live process.

@@ -186,3 +186,14 @@ pub fn node_ip(node: &Node) -> Result<std::net::IpAddr, DbError> {
             reason: "no IPv4 address".into(),
         })
 }
+
+/// How a system under test is started as a daemon on a node: in `dir`, in its own session, its
+/// pid (the shell's, which `exec`s the program) in `pid_file`, its output appended to
+/// `log_file`, and `env` set (the clock nemesis's libfaketime variables, when the test has a
+/// faketime clock fault). Every `Db` starts its processes with this, so a test can start a
+/// process exactly the way the system under test is started.
+pub fn daemon_command(exec: &str, dir: &str, pid_file: &str, log_file: &str, env: &[(String, String)]) -> String {
+    let env: String = env.iter().map(|(k, v)| format!("{k}={} ", crate::control::quote(v))).collect();
+    let inner = format!("echo $$ > {pid_file}; {env}exec {exec} >> {log_file} 2>&1");
+    format!("mkdir -p {dir} && cd {dir} && setsid sh -c {} </dev/null >/dev/null 2>&1 &", crate::control::quote(&inner))
+}

@@ -35,6 +35,20 @@ fn sub_seed(seed: u64, i: usize) -> u64 {
     seed ^ (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
+/// True when the test has a clock nemesis that works through libfaketime (the strategy it names,
+/// or the default: faketime on a local cluster); the system under test must then start with
+/// `clock::faketime_env()`.
+pub fn uses_faketime(specs: &[NemesisSpec], local_cluster: bool) -> bool {
+    use super::clock::Strategy;
+    specs.iter().any(|s| match s {
+        NemesisSpec::Clock(c) => {
+            c.strategy.unwrap_or(if local_cluster { Strategy::Faketime } else { Strategy::System })
+                == Strategy::Faketime
+        }
+        _ => false,
+    })
+}
+
 /// The nemeses for these specs (one each), with seeds derived from `seed`.
 pub fn build(specs: &[NemesisSpec], seed: u64) -> Result<Compose, NemesisError> {
     let mut kinds = BTreeSet::new();

@@ -13,10 +13,12 @@
 pub mod results;
 pub mod store;
 
+use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures::FutureExt;
 use tokio::sync::watch;
 use tracing::{info, warn};
 
@@ -52,6 +54,9 @@ pub enum RunError {
     /// The fault schedule does not fit the cluster (an unknown node, an unsupported fault).
     #[error(transparent)]
     Nemesis(#[from] crate::nemesis::NemesisError),
+    /// brawl itself panicked in the middle of the run (after healing every node).
+    #[error("brawl panicked during the run: {0}; every fault was healed and the history kept")]
+    Panic(String),
     /// A file of the run could not be written or read.
     #[error("{path}: {reason}")]
     Io {
@@ -77,10 +82,10 @@ pub struct RunOptions {
     pub local_cluster: bool,
 }
 
-/// The db a test names.
-pub fn build_db(spec: &DbSpec, test: &str) -> Arc<dyn Db> {
+/// The db a test names; `env` is added to its processes' environment.
+pub fn build_db(spec: &DbSpec, test: &str, env: Vec<(String, String)>) -> Arc<dyn Db> {
     match spec {
-        DbSpec::Etcd(s) => Arc::new(db::etcd::Etcd::new(s.clone(), test)),
+        DbSpec::Etcd(s) => Arc::new(db::etcd::Etcd::new(s.clone(), test).with_env(env)),
     }
 }
 
@@ -135,7 +140,13 @@ async fn run_in(
     info!(test = %plan.name, seed, dir = %dir.path.display(), "run started");
 
     let cluster = Cluster::connect(targets).await.map_err(RunError::Connect)?;
-    let db = build_db(&plan.db, &plan.name);
+    // Under a faketime clock nemesis the system under test starts with libfaketime preloaded.
+    let env = if nemesis::uses_faketime(&plan.nemeses, opts.local_cluster) {
+        nemesis::clock::faketime_env()
+    } else {
+        Vec::new()
+    };
+    let db = build_db(&plan.db, &plan.name, env);
     let workload = build_workload(&plan.workload);
     let names: Vec<String> = cluster.nodes().iter().map(|n| n.name.clone()).collect();
     nemesis::validate(&plan.nemeses, &plan.timeline, &names)?;
@@ -147,7 +158,11 @@ async fn run_in(
         Err(e) => Err(RunError::Db { db: db.name(), source: e }),
     };
     let driven = match setup {
-        Ok(()) => drive(plan, seed, &cluster, workload.clone(), dir, stop, &mut nem, &ctx).await,
+        // A panic while driving must not skip the healing below: catch it, heal, report it.
+        Ok(()) => AssertUnwindSafe(drive(plan, seed, &cluster, workload.clone(), dir, stop, &mut nem, &ctx))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|panic| Err(RunError::Panic(panic_message(panic.as_ref())))),
         Err(e) => Err(e),
     };
     // Whatever happened, every fault is healed before the db goes.
@@ -230,6 +245,7 @@ async fn drive(
                 break;
             }
             apply(nem, ctx, &sink, &fault.op).await;
+            failpoint("run.after-fault");
         }
     };
     tokio::join!(runner, workers.main_phase_done());
@@ -288,6 +304,23 @@ async fn finish_db(db: &dyn Db, cluster: &Cluster, dir: &RunDir) -> Vec<String> 
         Err(_) => warn!("teardown timed out"),
     }
     logs
+}
+
+/// A panic's message.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into())
+}
+
+/// Panics when `BRAWL_FAILPOINTS` (comma-separated) names `name`: how the tests prove that a
+/// panic in the middle of a run still heals every node. Unset in normal use.
+fn failpoint(name: &str) {
+    if std::env::var("BRAWL_FAILPOINTS").is_ok_and(|v| v.split(',').any(|p| p.trim() == name)) {
+        panic!("failpoint {name}");
+    }
 }
 
 fn write(path: &std::path::Path, bytes: &[u8]) -> Result<(), RunError> {
