@@ -15,6 +15,22 @@ pub enum BenchCmd {
     Fanout(FanoutArgs),
     /// Ops/s through the generator, interpreter and history writer with a client that does nothing.
     Interpreter(InterpreterArgs),
+    /// Time from a partition's scheduled instant to its iptables rules being in place on every
+    /// node (and the same for the heal), through the nemesis the runs use.
+    Faults(FaultsArgs),
+}
+
+/// Arguments of `brawl bench faults`.
+#[derive(Debug, Args)]
+pub struct FaultsArgs {
+    #[command(flatten)]
+    nodes: NodeArgs,
+    /// How many partitions to time (after 3 untimed ones).
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..))]
+    iterations: u64,
+    /// The partition topology.
+    #[arg(long, default_value = "halves")]
+    topology: String,
 }
 
 /// Arguments of `brawl bench interpreter`.
@@ -49,6 +65,7 @@ pub async fn run(cmd: BenchCmd) -> Result<u8, CliError> {
     let args = match cmd {
         BenchCmd::Fanout(args) => args,
         BenchCmd::Interpreter(args) => return interpreter(args).await,
+        BenchCmd::Faults(args) => return faults(args).await,
     };
     let targets = args.nodes.targets()?;
     let n = targets.len();
@@ -80,6 +97,65 @@ pub async fn run(cmd: BenchCmd) -> Result<u8, CliError> {
         ms(q(0.99)),
         ms(q(1.0))
     );
+    Ok(EXIT_OK)
+}
+
+/// min / p50 / p90 / max of `samples`, in ms.
+fn quantiles(samples: &mut [Duration]) -> String {
+    samples.sort();
+    let q = |p: f64| ms(samples[((samples.len() - 1) as f64 * p).round() as usize]);
+    format!("min {:.2} ms, p50 {:.2} ms, p90 {:.2} ms, max {:.2} ms", q(0.0), q(0.5), q(0.9), q(1.0))
+}
+
+/// Schedules partitions 50 ms ahead, as the fault runner does, and times each from its
+/// scheduled instant until `invoke` returned (every node's rules in place), then the heal.
+async fn faults(args: FaultsArgs) -> Result<u8, CliError> {
+    use crate::nemesis::{FaultOp, Nemesis, NemesisCtx, NemesisSpec};
+    let local = args.nodes.nodes_file.is_none();
+    let targets = args.nodes.targets()?;
+    let n = targets.len();
+    let cluster = Cluster::connect(targets).await.map_err(|errors| {
+        CliError::bad_input(anyhow::anyhow!(errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; ")))
+    })?;
+    let db = crate::run::build_db(&crate::config::DbSpec::Etcd(Default::default()), "bench", Vec::new());
+    let ctx = NemesisCtx::new(cluster, db, local).map_err(CliError::bad_input)?;
+    let spec: NemesisSpec =
+        serde_json::from_value(serde_json::json!({ "partition": {} })).map_err(CliError::internal)?;
+    let mut nem = crate::nemesis::build(&[spec], 1).map_err(CliError::bad_input)?;
+    nem.setup(&ctx).await.map_err(CliError::bad_input)?;
+    let start = FaultOp::new("start-partition", serde_json::json!({ "topology": args.topology }));
+    let stop = FaultOp::new("stop-partition", serde_json::Value::Null);
+    let (mut applied, mut healed) = (Vec::new(), Vec::new());
+    let mut result = Ok(());
+    for i in 0..args.iterations + 3 {
+        let mut times = [Duration::ZERO; 2];
+        for (k, op) in [&start, &stop].into_iter().enumerate() {
+            let at = tokio::time::Instant::now() + Duration::from_millis(50);
+            tokio::time::sleep_until(at).await;
+            let record = nem.invoke(&ctx, op).await;
+            times[k] = at.elapsed();
+            if let Some(e) = record.error {
+                result = Err(CliError::internal(anyhow::anyhow!("{}: {e}", op.f)));
+            }
+        }
+        if result.is_err() {
+            break;
+        }
+        if i >= 3 {
+            applied.push(times[0]);
+            healed.push(times[1]);
+        }
+    }
+    let torn = nem.teardown(&ctx).await;
+    result?;
+    torn.map_err(CliError::internal)?;
+    println!(
+        "partition ({}) on {n} nodes, {} times: scheduled instant to rules in place: {}",
+        args.topology,
+        applied.len(),
+        quantiles(&mut applied)
+    );
+    println!("heal: scheduled instant to rules removed: {}", quantiles(&mut healed));
     Ok(EXIT_OK)
 }
 
