@@ -11,9 +11,12 @@
 //! - `local`: brawl's own local cluster: nodes in namespaces on this machine, each with its sshd.
 //! - `run`: one test run from setup to verdict, stored in `reports/<test>/<timestamp>/`.
 //! - `report`: `report.html` from a run's results.
+//! - `campaign`: tests × fault schedules × repetitions, a campaign page and one JUnit file.
+//! - `serve`: `brawl serve`, an index of the runs under `reports/` and their files, over HTTP.
 //! - `workload`: clients and op generation (`Workload`, `Client`); `register`, `noop`.
 //! - `cli`: the `brawl` command line (clap), its subcommands and exit codes.
 
+pub mod campaign;
 pub mod checker;
 pub mod cli;
 pub mod cluster;
@@ -26,4 +29,5 @@ pub mod local;
 pub mod nemesis;
 pub mod report;
 pub mod run;
+pub mod serve;
 pub mod workload;

@@ -4,12 +4,14 @@
 //! configuration, 255 internal error.
 
 mod bench;
+mod campaign;
 mod cluster;
 mod doctor;
 mod exec;
 mod nodes;
 mod run;
 pub mod runlog;
+mod serve;
 
 use std::path::PathBuf;
 
@@ -57,6 +59,11 @@ pub enum Cmd {
     Run(run::RunArgs),
     /// Check a stored history offline: a run directory, a history.jsonl or a Jepsen history.edn.
     Check(run::CheckArgs),
+    /// Run a matrix of tests × fault schedules × repetitions; write a campaign page and one
+    /// JUnit file; exit with the worst outcome's code.
+    Campaign(campaign::CampaignArgs),
+    /// Serve `reports/` over HTTP: an index of runs (filterable by test and verdict) and their reports.
+    Serve(serve::ServeArgs),
     /// Heal every node after a brawl that was killed: remove brawl's iptables chains and netem
     /// qdisc, resume stopped processes, stop clock strobes and reset clock offsets.
     Heal {
@@ -101,6 +108,8 @@ pub async fn run(cli: Cli) -> u8 {
         Cmd::Run(args) => run::run(args).await,
         Cmd::Heal { nodes } => heal(nodes).await,
         Cmd::Check(args) => run::check(args).await,
+        Cmd::Campaign(args) => campaign::run(args).await,
+        Cmd::Serve(args) => serve::run(args).await,
     };
     match result {
         Ok(code) => code,

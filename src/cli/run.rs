@@ -48,28 +48,61 @@ pub struct RunArgs {
     check_time: Duration,
 }
 
-/// Runs the test and exits with its verdict: 0 valid, 1 invalid, 2 unknown.
-pub async fn run(args: RunArgs) -> Result<u8, CliError> {
-    let mut plan = config::load_test(&args.file).map_err(CliError::bad_input)?;
-    let mut raw = config::load_value(&args.file).map_err(CliError::bad_input)?;
-    if let Some(t) = args.time_limit {
+/// What the command line (or a campaign) changes in a test file.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    /// A local cluster instead of the test's nodes.
+    pub cluster: Option<String>,
+    /// A nodes file instead of the test's nodes.
+    pub nodes_file: Option<PathBuf>,
+    /// The time limit.
+    pub time_limit: Option<Duration>,
+    /// The number of client processes.
+    pub concurrency: Option<u64>,
+    /// The target rate.
+    pub rate: Option<f64>,
+    /// The seed.
+    pub seed: Option<u64>,
+    /// A nemesis file whose schedule replaces the test's.
+    pub nemesis: Option<PathBuf>,
+}
+
+/// A test file with its overrides applied, ready to run.
+pub struct Prepared {
+    /// The plan.
+    pub plan: TestPlan,
+    /// The test as run (YAML after overrides, with the seed).
+    pub raw: serde_json::Value,
+    /// The seed.
+    pub seed: u64,
+    /// The nodes.
+    pub targets: Vec<SshTarget>,
+    /// The nodes are a local cluster.
+    pub local_cluster: bool,
+}
+
+/// Loads `file`, applies `o` and resolves the nodes. Errors are the user's (exit 254).
+pub fn prepare(file: &Path, o: &Overrides) -> Result<Prepared, CliError> {
+    let mut plan = config::load_test(file).map_err(CliError::bad_input)?;
+    let mut raw = config::load_value(file).map_err(CliError::bad_input)?;
+    if let Some(t) = o.time_limit {
         plan.time_limit = t;
         raw["time-limit"] = humantime::format_duration(t).to_string().into();
     }
-    if let Some(c) = args.concurrency {
+    if let Some(c) = o.concurrency {
         plan.concurrency = c as usize;
         raw["concurrency"] = c.into();
     }
-    if let Some(r) = args.rate {
+    if let Some(r) = o.rate {
         if !(r.is_finite() && r > 0.0) {
             return Err(CliError::bad_input(anyhow::anyhow!("--rate must be a positive number of ops/s, not {r}")));
         }
         plan.rate = Some(r);
         raw["rate"] = r.into();
     }
-    let seed = args.seed.or(plan.seed).unwrap_or_else(rand::random);
+    let seed = o.seed.or(plan.seed).unwrap_or_else(rand::random);
     raw["seed"] = seed.into();
-    if let Some(file) = &args.nemesis {
+    if let Some(file) = &o.nemesis {
         let swap = config::load_nemesis_file(file).map_err(CliError::bad_input)?;
         let text = config::load_value(file).map_err(CliError::bad_input)?;
         raw["nemeses"] = text["nemeses"].clone();
@@ -77,27 +110,25 @@ pub async fn run(args: RunArgs) -> Result<u8, CliError> {
         plan.nemeses = swap.nemeses;
         plan.timeline = swap.timeline;
     }
-    let local_cluster =
-        args.nodes_file.is_none() && (args.cluster.is_some() || matches!(plan.nodes, NodeSource::Cluster(_)));
-    let targets = targets(&plan, &args)?;
+    let local_cluster = o.nodes_file.is_none() && (o.cluster.is_some() || matches!(plan.nodes, NodeSource::Cluster(_)));
+    let targets = targets(&plan, o)?;
     if let Some(obj) = raw.as_object_mut() {
-        if let Some(c) = &args.cluster {
+        if let Some(c) = &o.cluster {
             obj.remove("nodes");
             obj.remove("nodes-file");
             obj.insert("cluster".into(), c.clone().into());
-        } else if let Some(f) = &args.nodes_file {
+        } else if let Some(f) = &o.nodes_file {
             obj.remove("nodes");
             obj.remove("cluster");
             obj.insert("nodes-file".into(), f.display().to_string().into());
         }
     }
-    println!(
-        "brawl run {}: seed {seed}, {} nodes, {} clients, {}",
-        plan.name,
-        targets.len(),
-        plan.concurrency,
-        humantime::format_duration(plan.time_limit)
-    );
+    Ok(Prepared { plan, raw, seed, targets, local_cluster })
+}
+
+/// A flag set on the first Ctrl-C or SIGTERM (the run then ends its main phase early and still
+/// heals, saves and checks); a second Ctrl-C exits at once with 130.
+pub fn stop_on_signals() -> watch::Receiver<bool> {
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(async move {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
@@ -110,6 +141,37 @@ pub async fn run(args: RunArgs) -> Result<u8, CliError> {
         let _ = tokio::signal::ctrl_c().await;
         std::process::exit(130);
     });
+    stop_rx
+}
+
+/// How a failed run maps to an exit code: the user's configuration (254) or brawl (255).
+pub fn run_error(e: RunError) -> CliError {
+    match e {
+        RunError::Connect(_) | RunError::Nemesis(_) => CliError::bad_input(e),
+        _ => CliError::internal(e),
+    }
+}
+
+/// Runs the test and exits with its verdict: 0 valid, 1 invalid, 2 unknown.
+pub async fn run(args: RunArgs) -> Result<u8, CliError> {
+    let o = Overrides {
+        cluster: args.cluster.clone(),
+        nodes_file: args.nodes_file.clone(),
+        time_limit: args.time_limit,
+        concurrency: args.concurrency,
+        rate: args.rate,
+        seed: args.seed,
+        nemesis: args.nemesis.clone(),
+    };
+    let Prepared { plan, raw, seed, targets, local_cluster } = prepare(&args.file, &o)?;
+    println!(
+        "brawl run {}: seed {seed}, {} nodes, {} clients, {}",
+        plan.name,
+        targets.len(),
+        plan.concurrency,
+        humantime::format_duration(plan.time_limit)
+    );
+    let stop_rx = stop_on_signals();
     let opts = RunOptions {
         reports: args.reports.clone(),
         test_yaml: config::to_yaml(&raw),
@@ -117,10 +179,7 @@ pub async fn run(args: RunArgs) -> Result<u8, CliError> {
         budget: Budget { time: args.check_time, ..Budget::default() },
         local_cluster,
     };
-    let (dir, results) = run::run(&plan, targets, seed, &opts, stop_rx).await.map_err(|e| match e {
-        RunError::Connect(_) | RunError::Nemesis(_) => CliError::bad_input(e),
-        _ => CliError::internal(e),
-    })?;
+    let (dir, results) = run::run(&plan, targets, seed, &opts, stop_rx).await.map_err(run_error)?;
     let s = &results.stats.total;
     println!("{} ok, {} fail, {} info ops; {} history ops", s.ok, s.fail, s.info, results.history_ops);
     for w in &results.warnings {
@@ -135,7 +194,7 @@ pub async fn run(args: RunArgs) -> Result<u8, CliError> {
 }
 
 /// The nodes a run uses: the command line's, else the test's; with the test's ssh overrides.
-fn targets(plan: &TestPlan, args: &RunArgs) -> Result<Vec<SshTarget>, CliError> {
+fn targets(plan: &TestPlan, args: &Overrides) -> Result<Vec<SshTarget>, CliError> {
     let nodes = NodeArgs { cluster: args.cluster.clone(), nodes_file: args.nodes_file.clone(), nodes: vec![] };
     let mut targets = if args.cluster.is_some() || args.nodes_file.is_some() {
         nodes.targets()?

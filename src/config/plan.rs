@@ -109,7 +109,7 @@ pub fn validate(raw: RawTest, file: &Path) -> Result<TestPlan, ConfigError> {
 }
 
 /// `[a-z0-9][a-z0-9._-]*`: safe as a directory name.
-fn is_valid_name(name: &str) -> bool {
+pub(crate) fn is_valid_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars.next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
