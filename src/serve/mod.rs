@@ -66,6 +66,9 @@ pub async fn serve_on(reports: PathBuf, listener: tokio::net::TcpListener) -> st
 
 async fn handle(State(reports): State<PathBuf>, uri: Uri, Query(filter): Query<index::Filter>) -> Response {
     let path = uri.path();
+    if path == "/favicon.ico" {
+        return StatusCode::NO_CONTENT.into_response();
+    }
     if path == "/" || path == "/index.html" {
         let page = index_page(&reports, &filter);
         return (
