@@ -8,6 +8,7 @@ mod cluster;
 mod doctor;
 mod exec;
 mod nodes;
+mod report;
 mod run;
 pub mod runlog;
 
@@ -55,6 +56,8 @@ pub enum Cmd {
     Bench(bench::BenchCmd),
     /// Run a test: deploy the system, drive the workload, record and check the history.
     Run(run::RunArgs),
+    /// Re-render a run directory's report.html and junit.xml from its files (never re-checks).
+    Report(report::ReportArgs),
     /// Check a stored history offline: a run directory, a history.jsonl or a Jepsen history.edn.
     Check(run::CheckArgs),
     /// Heal every node after a brawl that was killed: remove brawl's iptables chains and netem
@@ -101,6 +104,7 @@ pub async fn run(cli: Cli) -> u8 {
         Cmd::Run(args) => run::run(args).await,
         Cmd::Heal { nodes } => heal(nodes).await,
         Cmd::Check(args) => run::check(args).await,
+        Cmd::Report(args) => report::run(args),
     };
     match result {
         Ok(code) => code,
