@@ -175,7 +175,7 @@ fn an_invalid_run_explains_the_anomaly() {
     assert_well_formed(&html);
     assert!(html.contains("id=verdict>invalid<"));
     assert!(html.contains("id=anomalies") && html.contains("key 0: not linearizable"));
-    assert!(html.contains("<svg class=anomaly"), "no anomaly timeline");
+    assert!(html.contains("<svg class=\"anomaly\""), "no anomaly timeline");
     assert!(html.contains("[0,99]"));
     let xml = std::fs::read_to_string(dir.path().join("junit.xml")).expect("junit.xml");
     assert!(xml.contains("<failure") && xml.contains("not linearizable"), "{xml}");

@@ -112,6 +112,14 @@ pub fn render(run: &RunFiles) -> String {
     h
 }
 
+fn keys(n: usize) -> String {
+    if n == 1 {
+        "1 key".into()
+    } else {
+        format!("{n} keys")
+    }
+}
+
 fn checkers(h: &mut String, run: &RunFiles) {
     let r = &run.results;
     let lin = &r.linearizable;
@@ -126,11 +134,11 @@ fn checkers(h: &mut String, run: &RunFiles) {
         ),
         Validity::Invalid => {
             let first = lin.failures.first().map_or(String::new(), |f| format!(": key {}: {}", f.key, f.message));
-            format!("{} of {} keys not linearizable{first}", lin.failures.len(), lin.keys_checked)
+            format!("{} of {} not linearizable{first}", lin.failures.len(), keys(lin.keys_checked))
         }
         Validity::Unknown => {
             let first = lin.unknown_keys.first().map_or(String::new(), |u| format!(": key {}: {}", u.key, u.reason));
-            format!("could not decide {} keys{first}", lin.unknown_keys.len())
+            format!("could not decide {}{first}", keys(lin.unknown_keys.len()))
         }
     };
     let _ = write!(

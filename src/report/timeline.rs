@@ -78,7 +78,7 @@ pub fn anomaly(d: &Digest, history: &[Op], f: &KeyFailure) -> String {
     let x = |t: u64| label_w + (t - t0) as f64 / (t1 - t0) as f64 * bar_w;
     let height = rows.len() as f64 * row_h + 30.0;
     let mut s = format!(
-        "<svg class=anomaly xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{height}\" font-family=\"sans-serif\" font-size=\"11\">",
+        "<svg class=\"anomaly\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{height}\" font-family=\"sans-serif\" font-size=\"11\">",
         label_w + bar_w + 20.0
     );
     for (i, (o, bad)) in rows.iter().enumerate() {
@@ -139,7 +139,7 @@ pub fn process_page(d: &Digest, history: &[Op], page: usize) -> String {
     let y = |t: u64| 20.0 + (t.saturating_sub(t0)) as f64 / (t1 - t0) as f64 * height;
     let (col_w, gap) = (96.0, 4.0);
     let mut s = format!(
-        "<svg class=timeline xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" font-family=\"sans-serif\" font-size=\"10\">",
+        "<svg class=\"timeline\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" font-family=\"sans-serif\" font-size=\"10\">",
         procs.len() as f64 * col_w + 60.0,
         height + 30.0
     );
