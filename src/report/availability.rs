@@ -6,9 +6,16 @@
 //! - **SLO attainment**: the share of all client ops answered `ok` within the SLO's latency;
 //! - **per fault interval** (from the completion of the op that started the fault to the
 //!   completion of the op that healed it): after the heal, the time until the system
-//!   *recovered*: the first moment from which every op invoked during `STABLE` succeeded (looked
-//!   for until the next fault starts); the time from the start to the first op, invoked before
-//!   recovery, that did not succeed; and the unavailability window from that op to recovery.
+//!   *recovered*: the first moment from which the ops invoked during `STABLE` succeeded, save for
+//!   the failures the background rate explains (looked for until the next fault starts); the time
+//!   from the start to the fault's first failed op (invoked before recovery, and starting a
+//!   stretch of `STABLE` with more failures than the background explains); and the
+//!   unavailability window from that op to recovery.
+//!
+//!   The background rate is the share of ops that failed before the first fault (zero when no op
+//!   ran before it). A system that never fails outside faults has none, and then a single failure
+//!   counts; a noisy one is allowed the mean plus three standard deviations of its noise per
+//!   stretch, so onset and recovery are exact only to within that noise.
 //!
 //! Everything is exact: no sampling.
 
@@ -38,6 +45,8 @@ pub struct Availability {
     pub slo: Slo,
     /// One per fault interval, in start order.
     pub windows: Vec<FaultWindow>,
+    /// The share of ops that failed before the first fault: noise the windows allow for.
+    pub background: f64,
 }
 
 impl Availability {
@@ -101,6 +110,14 @@ pub fn availability(d: &Digest, slo: Slo) -> Availability {
             }
         }
     }
+    let background = background_failure_rate(d);
+    // failures[i]: how many of the first i ops did not succeed.
+    let mut failures = Vec::with_capacity(d.ops.len() + 1);
+    failures.push(0u32);
+    for o in &d.ops {
+        failures.push(failures.last().copied().unwrap_or(0) + u32::from(o.outcome != OpType::Ok));
+    }
+    let w = Windows { ops: &d.ops, failures: &failures, background };
     let starts: Vec<u64> = d.faults.iter().map(|f| f.start).collect();
     let windows = d
         .faults
@@ -109,60 +126,84 @@ pub fn availability(d: &Digest, slo: Slo) -> Availability {
             let end = d.fault_end(f);
             // Recovery is looked for until the next fault starts (of any kind) or the history ends.
             let horizon = starts.iter().copied().filter(|&s| s > end).min().unwrap_or(u64::MAX);
-            window(&d.ops, f.kind, f.start, end, horizon)
+            w.window(f.kind, f.start, end, horizon)
         })
         .collect();
-    Availability { per_second, ok, total: d.ops.len() as u64, within_slo, slo, windows }
+    Availability { per_second, ok, total: d.ops.len() as u64, within_slo, slo, windows, background }
 }
 
-/// One fault interval's window; `ops` are in invocation order.
-fn window(ops: &[ClientOp], kind: FaultKind, start: u64, end: u64, horizon: u64) -> FaultWindow {
-    let failed = |o: &ClientOp| o.outcome != OpType::Ok;
-    let from = ops.partition_point(|o| o.invoke < start);
-    let at_heal = ops.partition_point(|o| o.invoke < end);
-    let until = ops.partition_point(|o| o.invoke < horizon);
-    let recovered = recovery(&ops[at_heal..until], end);
-    let last = ops.partition_point(|o| o.invoke < recovered.unwrap_or(horizon));
-    let first_failure = ops[from..last.max(from)].iter().find(|o| failed(o)).map(|o| o.invoke);
-    let to_recover = recovered.map(|r| Duration::from_nanos(r.saturating_sub(end)));
-    let unavailable = match (first_failure, recovered) {
-        (Some(f), Some(r)) => Some(Duration::from_nanos(r.saturating_sub(f))),
-        _ => None,
-    };
-    FaultWindow {
-        kind,
-        start,
-        end,
-        to_first_failure: first_failure.map(|f| Duration::from_nanos(f - start)),
-        to_recover,
-        unavailable,
-    }
+/// The share of ops that did not succeed before the first fault: the system's noise, which is
+/// not the faults' doing. Zero (every failure counts) when no op ran before the first fault.
+fn background_failure_rate(d: &Digest) -> f64 {
+    let first = d.faults.iter().map(|f| f.start).min().unwrap_or(u64::MAX);
+    let before = &d.ops[..d.ops.partition_point(|o| o.invoke < first)];
+    let failed = before.iter().filter(|o| o.outcome != OpType::Ok).count() as u64;
+    1.0 - ratio(before.len() as u64 - failed, before.len() as u64)
 }
 
-/// The first moment at or after `heal` from which every op invoked during `STABLE` (or until
-/// the next fault, if sooner) succeeded: `heal` itself, or the invocation of the first ok op after
-/// the last failure that breaks such a stretch. `ops` are those invoked before the next fault.
-fn recovery(ops: &[ClientOp], heal: u64) -> Option<u64> {
-    let stable = STABLE.as_nanos() as u64;
-    let mut candidate = heal;
-    let mut seen_ok = false;
-    for o in ops {
-        if o.invoke >= candidate.saturating_add(stable) && seen_ok {
-            return Some(candidate);
-        }
-        if o.outcome == OpType::Ok {
-            if !seen_ok && candidate != heal {
-                candidate = o.invoke;
-            }
-            seen_ok = true;
-        } else {
-            // This op failed: recovery can only start after it, at the next ok op.
-            seen_ok = false;
-            candidate = o.invoke.saturating_add(1);
+/// At most how many of `n` ops may fail at the background rate: the mean plus three standard
+/// deviations (Poisson). Zero when the background rate is zero.
+fn allowed_failures(n: usize, background: f64) -> u32 {
+    let mean = n as f64 * background;
+    (mean + 3.0 * mean.sqrt()).floor() as u32
+}
+
+/// Sliding windows of `STABLE` over the client ops (in invocation order).
+struct Windows<'a> {
+    ops: &'a [ClientOp],
+    failures: &'a [u32],
+    background: f64,
+}
+
+impl Windows<'_> {
+    /// The ops invoked in `[from, min(from + STABLE, horizon))`, starting at position `lo`:
+    /// (how many, how many did not succeed).
+    fn count(&self, lo: usize, from: u64, horizon: u64) -> (usize, u32) {
+        let until = from.saturating_add(STABLE.as_nanos() as u64).min(horizon);
+        let hi = lo + self.ops[lo..].partition_point(|o| o.invoke < until);
+        (hi - lo, self.failures[hi] - self.failures[lo])
+    }
+
+    /// A stretch with at least one success and no more failures than the background explains.
+    fn healthy(&self, lo: usize, from: u64, horizon: u64) -> bool {
+        let (n, failed) = self.count(lo, from, horizon);
+        (failed as usize) < n && failed <= allowed_failures(n, self.background)
+    }
+
+    /// One fault interval's window.
+    fn window(&self, kind: FaultKind, start: u64, end: u64, horizon: u64) -> FaultWindow {
+        let ops = self.ops;
+        let from = ops.partition_point(|o| o.invoke < start);
+        let at_heal = ops.partition_point(|o| o.invoke < end);
+        let until = ops.partition_point(|o| o.invoke < horizon);
+        // Recovered: the heal itself, or the first op after it, that starts a healthy stretch.
+        let recovered = std::iter::once((at_heal, end))
+            .chain((at_heal..until).map(|i| (i, ops[i].invoke)))
+            .find(|&(lo, t)| self.healthy(lo, t, horizon))
+            .map(|(_, t)| t);
+        // The fault's first failure: one that starts a stretch with more failures than noise.
+        let last = ops.partition_point(|o| o.invoke < recovered.unwrap_or(horizon));
+        let first_failure = (from..last.max(from))
+            .find(|&i| ops[i].outcome != OpType::Ok && !self.healthy_failures(i, horizon))
+            .map(|i| ops[i].invoke);
+        FaultWindow {
+            kind,
+            start,
+            end,
+            to_first_failure: first_failure.map(|f| Duration::from_nanos(f - start)),
+            to_recover: recovered.map(|r| Duration::from_nanos(r.saturating_sub(end))),
+            unavailable: match (first_failure, recovered) {
+                (Some(f), Some(r)) => Some(Duration::from_nanos(r.saturating_sub(f))),
+                _ => None,
+            },
         }
     }
-    // No op broke the last stretch (cut short by the horizon); it counts if an op succeeded in it.
-    seen_ok.then_some(candidate)
+
+    /// True when the failures in the stretch starting at op `i` are within the noise.
+    fn healthy_failures(&self, i: usize, horizon: u64) -> bool {
+        let (n, failed) = self.count(i, self.ops[i].invoke, horizon);
+        failed <= allowed_failures(n, self.background)
+    }
 }
 
 /// A share written the way operators say it: `99.95% (three nines)`.
@@ -269,6 +310,30 @@ mod tests {
         assert_eq!(a.windows[0].to_first_failure, Some(Duration::from_millis(500)));
         assert_eq!(a.windows[0].to_recover, Some(Duration::from_millis(400)));
         assert_eq!(a.windows[0].unavailable, Some(Duration::from_millis(900)));
+    }
+
+    #[test]
+    fn background_noise_is_not_unavailability() {
+        // An op every 10 ms for 10 s; one in 20 fails everywhere (5% noise). A partition from 3 s
+        // to 5 s makes every op invoked from 3.2 s to 5.5 s fail.
+        let ops: Vec<ClientOp> = (0..1000)
+            .map(|i| {
+                let t = i * 10;
+                client(i, t, 2, if i % 20 == 7 || (3200..5500).contains(&t) { Fail } else { Ok })
+            })
+            .collect();
+        let faults = vec![FaultInterval { kind: FaultKind::Partition, start: 3000 * MS, end: Some(5000 * MS) }];
+        let a = availability(&digest(ops, faults, 10_000), Slo::default());
+        assert!((a.background - 0.05).abs() < 0.01, "{}", a.background);
+        let w = &a.windows[0];
+        // The noise before the onset may be taken for it (it starts a stretch full of failures),
+        // so the onset is exact only to within the noise: here at or before 3.2 s.
+        let first = w.to_first_failure.expect("a failure").as_millis();
+        assert!((0..=200).contains(&first), "{w:?}");
+        let rec = w.to_recover.expect("recovered").as_millis();
+        assert!((400..=500).contains(&rec), "{w:?}");
+        // Without the noise allowance it would never have recovered: no clean second follows.
+        assert!(a.windows[0].unavailable.expect("window").as_millis() >= 2200);
     }
 
     #[test]

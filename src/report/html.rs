@@ -211,9 +211,12 @@ fn availability_section(h: &mut String, d: &Digest, a: &Availability) {
     let _ = write!(
         h,
         "</table><p><small>A fault runs from the completion of the op that started it to that of the op that \
-         healed it. Recovered: the first moment after the heal from which every op invoked for {} succeeded \
-         (looked for until the next fault). Unavailable: from the first op that did not succeed to recovery.</small></p>",
-        ms(STABLE)
+         healed it. Recovered: the first moment after the heal from which the ops invoked for {stable} succeeded, \
+         but for the failures the background rate explains ({:.2}% of the ops before the first fault failed). \
+         First failed op: the first, from the start, that begins {stable} with more failures than that. \
+         Unavailable: from the first failed op to recovery.</small></p>",
+        a.background * 100.0,
+        stable = ms(STABLE)
     );
 }
 

@@ -189,6 +189,9 @@ async fn run_in(
         node_logs,
         faults: results::fault_summary(ops),
     };
+    // The report reads the history again from disk; two copies of a large history need not
+    // be in memory at once.
+    drop(history);
     let json = serde_json::to_string_pretty(&results).map_err(|e| io_err(&dir.results(), e))?;
     write(&dir.results(), json.as_bytes())?;
     // The verdict stands even when the report cannot be drawn: `brawl report DIR` retries it.
