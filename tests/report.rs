@@ -39,7 +39,9 @@ impl H {
     }
 
     /// One client op, invoked at `t` and completed `lat` ms later, before the next one starts.
-    fn op(&mut self, t: u64, lat: u64, p: u64, f: &str, inv: Value, kind: OpType, done: Value) -> &mut Op {
+    /// A read is invoked with `[0, null]`, anything else with its completion's value.
+    fn op(&mut self, t: u64, lat: u64, p: u64, f: &str, kind: OpType, done: Value) -> &mut Op {
+        let inv = if f == "read" { json!([0, null]) } else { done.clone() };
         self.push(t, OpType::Invoke, Some(p), f, inv);
         self.push(t + lat, kind, Some(p), f, done)
     }
@@ -66,21 +68,25 @@ fn sequential(values: &[Value]) -> H {
             h.nemesis(t, "stop-partition", json!(null));
         }
         if t == 7000 {
-            h.nemesis(t, "bump-clock", json!({"clock-offsets-before": {"n1": 0.0}, "clock-offsets": {"n1": 0.25, "n2": null}}));
+            h.nemesis(
+                t,
+                "bump-clock",
+                json!({"clock-offsets-before": {"n1": 0.0}, "clock-offsets": {"n1": 0.25, "n2": null}}),
+            );
         }
         let p = i % 4;
         let partitioned = (3100..5000).contains(&t);
         if partitioned {
             let v = values[(n as usize) % values.len()].clone();
-            h.op(t + 1, 10, p, "write", json!([0, v]), OpType::Fail, json!([0, v])).error =
+            h.op(t + 1, 10, p, "write", OpType::Fail, json!([0, v])).error =
                 Some(format!("unavailable: {}", values[0].as_str().unwrap_or("timeout")));
         } else if i % 2 == 0 {
             let v = values[(n as usize) % values.len()].clone();
             n += 1;
-            h.op(t + 1, 3 + i % 7, p, "write", json!([0, v]), OpType::Ok, json!([0, v]));
+            h.op(t + 1, 3 + i % 7, p, "write", OpType::Ok, json!([0, v]));
             current = v;
         } else {
-            h.op(t + 1, 2 + i % 5, p, "read", json!([0, null]), OpType::Ok, json!([0, current]));
+            h.op(t + 1, 2 + i % 5, p, "read", OpType::Ok, json!([0, current]));
         }
     }
     h
@@ -88,8 +94,8 @@ fn sequential(values: &[Value]) -> H {
 
 /// Writes a run directory for `ops` (results computed by the real checkers, as `brawl run` does).
 fn run_dir(dir: &Path, test: &str, ops: &[Op], test_yaml: &str, argv: &[&str]) -> Results {
-    let mut w = HistoryWriter::create(dir.join("history.jsonl"), &Header::new(Some(test.into()), Some(7)))
-        .expect("history");
+    let mut w =
+        HistoryWriter::create(dir.join("history.jsonl"), &Header::new(Some(test.into()), Some(7))).expect("history");
     w.append_batch(ops.iter().cloned()).expect("append");
     w.finish().expect("finish");
     let st = stats(ops);
@@ -167,7 +173,7 @@ fn an_invalid_run_explains_the_anomaly() {
     let values: Vec<Value> = (1..=5).map(|v| json!(v)).collect();
     let mut h = sequential(&values);
     // A stale read at the end: 99 was never written.
-    h.op(10_500, 3, 0, "read", json!([0, null]), OpType::Ok, json!([0, 99]));
+    h.op(10_500, 3, 0, "read", OpType::Ok, json!([0, 99]));
     let r = run_dir(dir.path(), "reg", &h.ops, YAML, &["brawl", "run", "t.yaml"]);
     assert_eq!(r.validity, Validity::Invalid);
     brawl::report::write_run(dir.path()).expect("report");
@@ -188,8 +194,7 @@ fn strings_from_the_system_and_the_user_are_escaped() {
     let values: Vec<Value> = evil.iter().map(|s| json!(s)).collect();
     let mut h = sequential(&values);
     // A read of a value never written: the anomaly section quotes it.
-    h.op(10_500, 3, 0, "read", json!([0, null]), OpType::Ok, json!([0, "<script>never()</script>"])).node =
-        Some("<b>n1</b>".into());
+    h.op(10_500, 3, 0, "read", OpType::Ok, json!([0, "<script>never()</script>"])).node = Some("<b>n1</b>".into());
     let yaml = format!("{YAML}# <script>alert('yaml')</script> & more\n");
     run_dir(dir.path(), "reg", &h.ops, &yaml, &["brawl", "run", "<script>argv()</script>"]);
     brawl::report::write_run(dir.path()).expect("report");
@@ -236,7 +241,7 @@ fn junit_validates_against_the_jenkins_schema_for_every_verdict() {
     assert!(!xml.contains("<failure") && !xml.contains("<error"), "{xml}");
     // Invalid.
     let mut h = sequential(&values);
-    h.op(10_500, 3, 0, "read", json!([0, null]), OpType::Ok, json!([0, 99]));
+    h.op(10_500, 3, 0, "read", OpType::Ok, json!([0, 99]));
     let dir = tempfile::tempdir().expect("tempdir");
     run_dir(dir.path(), "reg", &h.ops, YAML, &["brawl"]);
     brawl::report::write_run(dir.path()).expect("report");
@@ -251,7 +256,10 @@ fn junit_validates_against_the_jenkins_schema_for_every_verdict() {
     brawl::report::write_run(dir.path()).expect("report");
     validate_junit(&dir.path().join("junit.xml"));
     let xml = std::fs::read_to_string(dir.path().join("junit.xml")).expect("junit.xml");
-    assert!(xml.contains("<error") && xml.contains("type=\"unknown\"") && xml.contains("time budget exhausted"), "{xml}");
+    assert!(
+        xml.contains("<error") && xml.contains("type=\"unknown\"") && xml.contains("time budget exhausted"),
+        "{xml}"
+    );
     let html = std::fs::read_to_string(dir.path().join("report.html")).expect("report.html");
     assert!(html.contains("id=verdict>unknown<") && html.contains("time budget exhausted"));
 }

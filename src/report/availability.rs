@@ -209,7 +209,13 @@ impl Windows<'_> {
 /// A share written the way operators say it: `99.95% (three nines)`.
 pub fn nines(share: f64) -> String {
     let pct = share * 100.0;
-    let digits = if share >= 0.9999 { 4 } else if share >= 0.99 { 3 } else { 2 };
+    let digits = if share >= 0.9999 {
+        4
+    } else if share >= 0.99 {
+        3
+    } else {
+        2
+    };
     let mut p = format!("{pct:.digits$}");
     if p.contains('.') {
         p = p.trim_end_matches('0').trim_end_matches('.').to_string();

@@ -67,7 +67,12 @@ fn secs(ns: u64) -> f64 {
 }
 
 /// Shades every fault interval over the whole height `y0..y1`; the first of each kind is labelled.
-fn draw_bands<'a, 'b: 'a, Y>(chart: &mut Chart<'a, 'b, Y>, d: &Digest, y0: Y::ValueType, y1: Y::ValueType) -> DrawResult<()>
+fn draw_bands<'a, 'b: 'a, Y>(
+    chart: &mut Chart<'a, 'b, Y>,
+    d: &Digest,
+    y0: Y::ValueType,
+    y1: Y::ValueType,
+) -> DrawResult<()>
 where
     Y: Ranged,
     Y::ValueType: Clone + 'static,
@@ -75,10 +80,8 @@ where
     let mut labelled = Vec::new();
     for f in &d.faults {
         let color = fault_color(f.kind);
-        let rect = Rectangle::new(
-            [(secs(f.start), y0.clone()), (secs(d.fault_end(f)), y1.clone())],
-            color.mix(0.6).filled(),
-        );
+        let rect =
+            Rectangle::new([(secs(f.start), y0.clone()), (secs(d.fault_end(f)), y1.clone())], color.mix(0.6).filled());
         let series = chart.draw_series(std::iter::once(rect)).map_err(err)?;
         if !labelled.contains(&f.kind) {
             labelled.push(f.kind);
@@ -102,7 +105,7 @@ fn legend<'a, 'b: 'a, Y: Ranged>(chart: &mut Chart<'a, 'b, Y>) -> DrawResult<()>
 }
 
 /// The ops drawn in the scatter: all of them up to `MAX_POINTS`; past that, failed and
-/// indeterminate ops first (up to half), then an even stride over the ok ones.
+/// indeterminate ops first (up to a fifth), then an even stride over the ok ones.
 pub fn sample(ops: &[ClientOp]) -> Vec<&ClientOp> {
     let done: Vec<&ClientOp> = ops.iter().filter(|o| o.complete.is_some()).collect();
     if done.len() <= MAX_POINTS {
@@ -116,7 +119,7 @@ pub fn sample(ops: &[ClientOp]) -> Vec<&ClientOp> {
         let step = v.len() as f64 / n as f64;
         (0..n).map(|i| v[(i as f64 * step) as usize]).collect()
     }
-    let bad = stride(bad, MAX_POINTS / 2);
+    let bad = stride(bad, MAX_POINTS / 5);
     let good = stride(good, MAX_POINTS - bad.len());
     let mut all: Vec<&ClientOp> = bad.into_iter().chain(good).collect();
     all.sort_by_key(|o| o.index);
@@ -135,13 +138,7 @@ pub fn latency_scatter(d: &Digest, points: &[&ClientOp]) -> DrawResult<String> {
             .y_label_area_size(60)
             .build_cartesian_2d(0.0..secs(d.end).max(0.001), (min..max).log_scale())
             .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc("time (s)")
-            .y_desc("latency (ms)")
-            .label_style((FONT, 12))
-            .draw()
-            .map_err(err)?;
+        chart.configure_mesh().x_desc("time (s)").y_desc("latency (ms)").label_style((FONT, 12)).draw().map_err(err)?;
         draw_bands(&mut chart, d, min, max)?;
         for (fi, f) in d.fs.iter().enumerate() {
             for t in [OpType::Ok, OpType::Info, OpType::Fail] {

@@ -102,7 +102,12 @@ pub fn render(run: &RunFiles) -> String {
     faults_section(&mut h, run, &d);
     if let Some(svg) = charts::clock_offsets(&d) {
         h.push_str("<h2>Clock offsets</h2>");
-        figure(&mut h, "clock", svg, "Each node's clock offset from the control node, as the clock nemesis measured it.");
+        figure(
+            &mut h,
+            "clock",
+            svg,
+            "Each node's clock offset from the control node, as the clock nemesis measured it.",
+        );
     }
     anomalies(&mut h, run, &d);
     process_timeline(&mut h, run, &d);
@@ -227,7 +232,7 @@ fn latency_section(h: &mut String, d: &Digest) {
     let caption = if points.len() < done {
         format!(
             "One point per op at its invocation, coloured by outcome and shaped by f; {} of {done} ops drawn \
-             (every failed or indeterminate op first, then an even sample of the rest); faults shaded.",
+             (failed and indeterminate ops first, up to a fifth of the points, then an even sample of the rest); faults shaded.",
             points.len()
         )
     } else {
@@ -284,7 +289,8 @@ fn anomalies(h: &mut String, run: &RunFiles, d: &Digest) {
             op_line(&f.op)
         );
         let states: Vec<String> = f.possible_states.iter().map(|s| s.to_string()).collect();
-        let _ = write!(h, "<p>Register values possible just before it: <code>{}</code></p>", escape(&states.join(", ")));
+        let _ =
+            write!(h, "<p>Register values possible just before it: <code>{}</code></p>", escape(&states.join(", ")));
         let svg = timeline::anomaly(d, &run.history, f);
         let _ = write!(
             h,
@@ -295,7 +301,11 @@ fn anomalies(h: &mut String, run: &RunFiles, d: &Digest) {
             h,
             "<details><summary>{} concurrent ops{}</summary><pre>{}</pre></details></section>",
             f.concurrent.len(),
-            if f.concurrent_omitted > 0 { format!(" ({} more not listed)", f.concurrent_omitted) } else { String::new() },
+            if f.concurrent_omitted > 0 {
+                format!(" ({} more not listed)", f.concurrent_omitted)
+            } else {
+                String::new()
+            },
             lines.join("\n")
         );
     }
@@ -363,7 +373,8 @@ fn reproduce(h: &mut String, run: &RunFiles) {
 }
 
 fn op_line(op: &Op) -> String {
-    let mut s = format!("#{} t={:.3}s p{} {} {} {}", op.index, op.time as f64 / 1e9, op.process, op.kind, op.f, op.value);
+    let mut s =
+        format!("#{} t={:.3}s p{} {} {} {}", op.index, op.time as f64 / 1e9, op.process, op.kind, op.f, op.value);
     if let Some(node) = &op.node {
         let _ = write!(s, " on {node}");
     }

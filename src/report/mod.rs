@@ -115,7 +115,8 @@ pub fn write_run(dir: &Path) -> Result<ReportPaths, ReportError> {
     let write = |path: &Path, bytes: &[u8]| {
         std::fs::write(path, bytes).map_err(|e| ReportError::Write { path: path.to_path_buf(), reason: e.to_string() })
     };
-    let xml = junit_xml(&run.results).map_err(|e| ReportError::Write { path: paths.junit.clone(), reason: e.to_string() })?;
+    let xml =
+        junit_xml(&run.results).map_err(|e| ReportError::Write { path: paths.junit.clone(), reason: e.to_string() })?;
     write(&paths.junit, xml.as_bytes())?;
     write(&paths.report, render(&run).as_bytes())?;
     Ok(paths)
