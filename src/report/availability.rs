@@ -1,9 +1,11 @@
-//! Availability in operators' terms, from the client ops of a `Digest`:
+//! Availability in operators' terms, from the client ops of a `Digest`. An op *succeeded* when
+//! the system answered it: `ok`, or a `fail` that is a definite answer (a cas whose expected
+//! value did not match, `digest::ANSWER_ERRORS`); timeouts, refused connections and ops that
+//! never completed did not.
 //!
 //! - **per second**: the share of the ops invoked in each second that completed `ok`;
-//! - **overall**: the share of all client ops that completed `ok` (`fail`, `info` and ops that
-//!   never completed count against it);
-//! - **SLO attainment**: the share of all client ops answered `ok` within the SLO's latency;
+//! - **overall**: the share of all client ops that succeeded;
+//! - **SLO attainment**: the share of all client ops that succeeded within the SLO's latency;
 //! - **per fault interval** (from the completion of the op that started the fault to the
 //!   completion of the op that healed it): after the heal, the time until the system
 //!   *recovered*: the first moment from which the ops invoked during `STABLE` succeeded, save for
@@ -35,11 +37,11 @@ pub const STABLE: Duration = Duration::from_secs(1);
 pub struct Availability {
     /// Per second of the run (by invocation time): `(ok, total)`.
     pub per_second: Vec<(u64, u64)>,
-    /// Client ops that completed ok.
+    /// Client ops the system answered (`ClientOp::answered`).
     pub ok: u64,
     /// Client ops invoked.
     pub total: u64,
-    /// Client ops answered ok within the SLO's latency.
+    /// Client ops answered within the SLO's latency.
     pub within_slo: u64,
     /// The objective measured against.
     pub slo: Slo,
@@ -55,7 +57,7 @@ impl Availability {
         ratio(self.ok, self.total)
     }
 
-    /// The share of ops answered ok within the SLO's latency (1 when there were none).
+    /// The share of ops answered within the SLO's latency (1 when there were none).
     pub fn slo_attainment(&self) -> f64 {
         ratio(self.within_slo, self.total)
     }
@@ -102,7 +104,7 @@ pub fn availability(d: &Digest, slo: Slo) -> Availability {
     for op in &d.ops {
         let s = &mut per_second[((op.invoke / 1_000_000_000) as usize).min(secs - 1)];
         s.1 += 1;
-        if op.outcome == OpType::Ok {
+        if op.answered {
             s.0 += 1;
             ok += 1;
             if op.latency().is_some_and(|l| l <= slo_ns) {
@@ -115,7 +117,7 @@ pub fn availability(d: &Digest, slo: Slo) -> Availability {
     let mut failures = Vec::with_capacity(d.ops.len() + 1);
     failures.push(0u32);
     for o in &d.ops {
-        failures.push(failures.last().copied().unwrap_or(0) + u32::from(o.outcome != OpType::Ok));
+        failures.push(failures.last().copied().unwrap_or(0) + u32::from(!o.answered));
     }
     let w = Windows { ops: &d.ops, failures: &failures, background };
     let starts: Vec<u64> = d.faults.iter().map(|f| f.start).collect();
@@ -137,7 +139,7 @@ pub fn availability(d: &Digest, slo: Slo) -> Availability {
 fn background_failure_rate(d: &Digest) -> f64 {
     let first = d.faults.iter().map(|f| f.start).min().unwrap_or(u64::MAX);
     let before = &d.ops[..d.ops.partition_point(|o| o.invoke < first)];
-    let failed = before.iter().filter(|o| o.outcome != OpType::Ok).count() as u64;
+    let failed = before.iter().filter(|o| !o.answered).count() as u64;
     1.0 - ratio(before.len() as u64 - failed, before.len() as u64)
 }
 
@@ -184,7 +186,7 @@ impl Windows<'_> {
         // The fault's first failure: one that starts a stretch with more failures than noise.
         let last = ops.partition_point(|o| o.invoke < recovered.unwrap_or(horizon));
         let first_failure = (from..last.max(from))
-            .find(|&i| ops[i].outcome != OpType::Ok && !self.healthy_failures(i, horizon))
+            .find(|&i| !ops[i].answered && !self.healthy_failures(i, horizon))
             .map(|i| ops[i].invoke);
         FaultWindow {
             kind,
@@ -248,6 +250,7 @@ mod tests {
             complete: Some((invoke_ms + latency_ms) * MS),
             completion: Some(index + 1000),
             outcome,
+            answered: outcome == Ok,
         }
     }
 

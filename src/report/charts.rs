@@ -263,7 +263,7 @@ pub fn throughput(d: &Digest) -> DrawResult<String> {
     })
 }
 
-/// The share of ops that succeeded, per second of the run.
+/// The share of ops the system answered, per second of the run.
 pub fn availability(d: &Digest, a: &Availability) -> DrawResult<String> {
     let pts: Vec<(f64, f64)> = a
         .per_second
@@ -279,13 +279,13 @@ pub fn availability(d: &Digest, a: &Availability) -> DrawResult<String> {
             .y_label_area_size(60)
             .build_cartesian_2d(0.0..secs(d.end).max(0.001), 0.0..105.0)
             .map_err(err)?;
-        chart.configure_mesh().x_desc("time (s)").y_desc("ok (%)").label_style((FONT, 12)).draw().map_err(err)?;
+        chart.configure_mesh().x_desc("time (s)").y_desc("answered (%)").label_style((FONT, 12)).draw().map_err(err)?;
         draw_bands(&mut chart, d, 0.0, 105.0)?;
         let color = RGBColor(0x1F, 0x77, 0xB4);
         chart
             .draw_series(LineSeries::new(pts, color.stroke_width(2)).point_size(2))
             .map_err(err)?
-            .label("ops ok per second")
+            .label("ops answered per second")
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 14, y)], color.stroke_width(2)));
         legend(&mut chart)
     })
@@ -355,6 +355,7 @@ mod tests {
                 complete: Some(i * 1000 + 500),
                 completion: None,
                 outcome: if i % 100 == 0 { OpType::Fail } else { OpType::Ok },
+                answered: i % 100 != 0,
             })
             .collect();
         let s = sample(&ops);

@@ -24,6 +24,9 @@ pub struct ClientOp {
     pub completion: Option<u64>,
     /// `Ok`, `Fail` or `Info` (`Info` also when it never completed).
     pub outcome: OpType,
+    /// The system answered: `ok`, or a `fail` that is a definite answer (`ANSWER_ERRORS`).
+    /// Availability and the SLO count these; timeouts and refused connections are not answers.
+    pub answered: bool,
 }
 
 impl ClientOp {
@@ -32,6 +35,10 @@ impl ClientOp {
         self.complete.map(|c| c.saturating_sub(self.invoke))
     }
 }
+
+/// Errors of `fail` completions that are the system's definite answer rather than its absence:
+/// the register workload's cas whose expected value did not match.
+pub const ANSWER_ERRORS: &[&str] = &["precondition failed"];
 
 /// One fault interval: from the completion of the op that started it to the completion of the op
 /// that healed it (when the fault was certainly in effect).
@@ -98,6 +105,11 @@ pub fn digest(ops: &[Op]) -> Digest {
             complete: p.complete.map(|c| ops[c].time),
             completion: p.complete.map(|c| ops[c].index),
             outcome: p.outcome(ops),
+            answered: p.complete.is_some_and(|c| {
+                let done = &ops[c];
+                done.kind == OpType::Ok
+                    || (done.kind == OpType::Fail && done.error.as_deref().is_some_and(|e| ANSWER_ERRORS.contains(&e)))
+            }),
         });
     }
     // The nemesis journals each op twice, one op at a time: every second nemesis op completes.
@@ -163,14 +175,17 @@ pub(crate) mod tests {
             op(2, 12, Info, None, "start-partition", json!({"n1": ["n2"]})),
             op(3, 20, Ok, Some(0), "write", json!([1, 1])),
             op(4, 21, Invoke, Some(1), "read", json!([1, null])),
+            op(9, 22, Invoke, Some(2), "cas", json!([1, [3, 4]])),
+            Op { error: Some("precondition failed".into()), ..op(10, 23, Fail, Some(2), "cas", json!([1, [3, 4]])) },
             op(5, 30, Info, None, "stop-partition", json!(null)),
             op(6, 35, Info, None, "stop-partition", json!(null)),
             op(7, 40, Info, None, "bump-clock", json!(null)),
             op(8, 41, Info, None, "bump-clock", json!({"clock-offsets": {"n1": 0.5, "n2": null}})),
         ];
         let d = digest(&ops);
-        assert_eq!(d.fs, ["write", "read"]);
-        assert_eq!(d.ops.len(), 2);
+        assert_eq!(d.fs, ["write", "read", "cas"]);
+        assert_eq!(d.ops.len(), 3);
+        assert!(d.ops[0].answered && !d.ops[1].answered && d.ops[2].answered);
         assert_eq!(d.ops[0].latency(), Some(20_000_000));
         assert_eq!(d.ops[1].outcome, Info);
         assert_eq!(d.ops[1].complete, None);

@@ -172,8 +172,8 @@ fn availability_section(h: &mut String, d: &Digest, a: &Availability) {
     let met = if a.slo_met() { "<b class=valid>met</b>" } else { "<b class=invalid>missed</b>" };
     let _ = write!(
         h,
-        "<h2 id=availability>Availability</h2><p class=big>Availability: <b>{}</b> of {} requests succeeded.</p>\
-         <p class=big id=slo>SLO: {} of requests answered ok within {} (target {}): {met}.</p>",
+        "<h2 id=availability>Availability</h2><p class=big>Availability: <b>{}</b> of {} requests answered (ok, or a definite no).</p>\
+         <p class=big id=slo>SLO: {} of requests answered within {} (target {}): {met}.</p>",
         nines(a.overall()),
         a.total,
         nines(a.slo_attainment()),
@@ -184,7 +184,8 @@ fn availability_section(h: &mut String, d: &Digest, a: &Availability) {
         h,
         "availability-chart",
         charts::availability(d, a),
-        "Share of the ops invoked in each second that completed ok; faults shaded.",
+        "Share of the ops invoked in each second that the system answered (ok, or a definite no such as a cas \
+         whose expected value did not match); faults shaded.",
     );
     if a.windows.is_empty() {
         h.push_str("<p>No fault intervals.</p>");
