@@ -24,7 +24,6 @@
 use std::time::Duration;
 
 use crate::config::Slo;
-use crate::history::OpType;
 use crate::nemesis::FaultKind;
 
 use super::digest::{ClientOp, Digest};
