@@ -235,7 +235,7 @@ pub fn nines(share: f64) -> String {
 mod tests {
     use super::super::digest::{tests::op, Digest, FaultInterval};
     use super::*;
-    use crate::history::OpType::*;
+    use crate::history::OpType::{self, *};
     use serde_json::json;
 
     const MS: u64 = 1_000_000;
