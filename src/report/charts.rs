@@ -263,15 +263,18 @@ pub fn throughput(d: &Digest) -> DrawResult<String> {
     })
 }
 
-/// The share of ops the system answered, per second of the run.
+/// The share of ops the system answered, per second of the run. A second in which no op was
+/// invoked breaks the line: there is nothing to measure there.
 pub fn availability(d: &Digest, a: &Availability) -> DrawResult<String> {
-    let pts: Vec<(f64, f64)> = a
-        .per_second
-        .iter()
-        .enumerate()
-        .filter(|(_, (_, total))| *total > 0)
-        .map(|(s, (ok, total))| (s as f64 + 0.5, 100.0 * *ok as f64 / *total as f64))
-        .collect();
+    let mut runs: Vec<Vec<(f64, f64)>> = vec![Vec::new()];
+    for (s, (ok, total)) in a.per_second.iter().enumerate() {
+        if *total == 0 {
+            runs.push(Vec::new());
+        } else if let Some(run) = runs.last_mut() {
+            run.push((s as f64 + 0.5, 100.0 * *ok as f64 / *total as f64));
+        }
+    }
+    runs.retain(|r| !r.is_empty());
     svg(|root| {
         let mut chart = ChartBuilder::on(root)
             .margin(10)
@@ -282,11 +285,14 @@ pub fn availability(d: &Digest, a: &Availability) -> DrawResult<String> {
         chart.configure_mesh().x_desc("time (s)").y_desc("answered (%)").label_style((FONT, 12)).draw().map_err(err)?;
         draw_bands(&mut chart, d, 0.0, 105.0)?;
         let color = RGBColor(0x1F, 0x77, 0xB4);
-        chart
-            .draw_series(LineSeries::new(pts, color.stroke_width(2)).point_size(2))
-            .map_err(err)?
-            .label("ops answered per second")
-            .legend(move |(x, y)| PathElement::new([(x, y), (x + 14, y)], color.stroke_width(2)));
+        for (i, run) in runs.into_iter().enumerate() {
+            let series = chart.draw_series(LineSeries::new(run, color.stroke_width(2)).point_size(2)).map_err(err)?;
+            if i == 0 {
+                series
+                    .label("ops answered per second")
+                    .legend(move |(x, y)| PathElement::new([(x, y), (x + 14, y)], color.stroke_width(2)));
+            }
+        }
         legend(&mut chart)
     })
 }

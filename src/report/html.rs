@@ -185,7 +185,7 @@ fn availability_section(h: &mut String, d: &Digest, a: &Availability) {
         "availability-chart",
         charts::availability(d, a),
         "Share of the ops invoked in each second that the system answered (ok, or a definite no such as a cas \
-         whose expected value did not match); faults shaded.",
+         whose expected value did not match); a second in which no op was invoked leaves a gap; faults shaded.",
     );
     if a.windows.is_empty() {
         h.push_str("<p>No fault intervals.</p>");
