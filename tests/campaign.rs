@@ -127,16 +127,22 @@ async fn a_campaign_runs_its_matrix_and_its_runs_are_served_and_render_in_chromi
     let browser = Browser::start().await;
     let report_file = std::fs::canonicalize(reports.join(&first_run).join("report.html")).expect("report");
     browser.open(&format!("file://{}", report_file.display())).await;
-    let body = browser.text().await;
-    assert!(body.to_lowercase().contains("valid"), "no verdict on the report: {body}");
-    let charts = browser.count("svg").await;
-    assert!(charts >= 3, "the report has {charts} charts (svg elements)");
+    let verdict = browser.eval("return document.querySelector('#verdict').innerText").await;
+    assert!(verdict.as_str().is_some_and(|v| v.contains("valid")), "no verdict on the report: {verdict}");
+    for chart in ["#availability-chart svg", "#latency-scatter svg", "#throughput svg"] {
+        assert_eq!(browser.count(chart).await, 1, "the report has no {chart}");
+    }
+    // The charts really drew something: the scatter has a point per sampled op.
+    let points =
+        browser.count("#latency-scatter svg circle, #latency-scatter svg rect, #latency-scatter svg polygon").await;
+    assert!(points > 10, "the latency scatter has {points} marks");
     browser.screenshot(&shots.join("report.png")).await;
     let errors = browser.console_errors().await;
     assert!(errors.is_empty(), "console errors on report.html: {errors:?}");
 
     browser.open(&format!("http://{addr}/")).await;
     assert_eq!(browser.count("#runs tr").await, 9, "header + 8 runs in the index");
+    assert!(browser.count("#filter select").await == 2, "the index has its test and verdict filters");
     assert!(browser.text().await.contains("8 of 8 runs"));
     browser.screenshot(&shots.join("index.png")).await;
     let errors = browser.console_errors().await;

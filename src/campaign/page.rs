@@ -159,11 +159,16 @@ pub fn junit(result: &CampaignResult) -> String {
                 let mut case = TestCase::new(format!("repetition {}", r.repetition), status);
                 case.set_classname(format!("brawl.{test}.{s}"));
                 case.set_time(Duration::from_secs_f64(r.duration_s.max(0.0)));
+                // Where the run is and how to repeat it (the schema allows no properties on a case).
+                let mut out = Vec::new();
                 if let Some(d) = &r.run_dir {
-                    case.add_property(quick_junit::Property::new("run", d.as_str()));
+                    out.push(format!("run: reports/{d}"));
                 }
                 if let Some(seed) = r.seed {
-                    case.add_property(quick_junit::Property::new("seed", seed.to_string()));
+                    out.push(format!("seed: {seed}"));
+                }
+                if !out.is_empty() {
+                    case.set_system_out(out.join("\n"));
                 }
                 suite.add_test_case(case);
             }

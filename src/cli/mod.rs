@@ -9,6 +9,7 @@ mod cluster;
 mod doctor;
 mod exec;
 mod nodes;
+mod report;
 mod run;
 pub mod runlog;
 mod serve;
@@ -57,6 +58,8 @@ pub enum Cmd {
     Bench(bench::BenchCmd),
     /// Run a test: deploy the system, drive the workload, record and check the history.
     Run(run::RunArgs),
+    /// Re-render a run directory's report.html and junit.xml from its files (never re-checks).
+    Report(report::ReportArgs),
     /// Check a stored history offline: a run directory, a history.jsonl or a Jepsen history.edn.
     Check(run::CheckArgs),
     /// Run a matrix of tests × fault schedules × repetitions; write a campaign page and one
@@ -110,6 +113,7 @@ pub async fn run(cli: Cli) -> u8 {
         Cmd::Check(args) => run::check(args).await,
         Cmd::Campaign(args) => campaign::run(args).await,
         Cmd::Serve(args) => serve::run(args).await,
+        Cmd::Report(args) => report::run(args),
     };
     match result {
         Ok(code) => code,

@@ -16,7 +16,7 @@ mod ssh;
 pub use load::{load, load_nemesis_file, load_str, load_value, to_yaml, ConfigError, NemesisFile};
 pub use nodes_file::{load_nodes_file, nodes_file_yaml, validate_nodes, NodeEntry};
 pub(crate) use plan::is_valid_name;
-pub use plan::{load_test, validate, NodeSource, TestPlan};
+pub use plan::{load_test, validate, NodeSource, Slo, TestPlan};
 pub use raw::{
     DbSpec, EtcdSpec, KillSpec, NemesisSpec, PartitionSpec, PauseSpec, RegisterSpec, Targets, TimelineEntry, Topology,
     WorkloadSpec,

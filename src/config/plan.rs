@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde_saphyr::{Location, Spanned};
 
 use super::load::{load, ConfigError};
-use super::raw::{DbSpec, NemesisSpec, RawTest, WorkloadSpec};
+use super::raw::{DbSpec, NemesisSpec, RawSlo, RawTest, WorkloadSpec};
 use super::ssh::{resolve_path, ssh_overrides, SshOverrides};
 
 /// A validated test: what to run, on which nodes, for how long.
@@ -42,6 +42,24 @@ pub struct TestPlan {
     pub seed: Option<u64>,
     /// The quiet period after the faults are healed, before the final reads (default 5s).
     pub recovery_time: Duration,
+    /// The service level objective the report measures the run against.
+    pub slo: Slo,
+}
+
+/// A service level objective: `target` of the client requests are answered ok within
+/// `latency`. From the test file's `slo:` section; without it, 99% within 1 s.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Slo {
+    /// A request answered ok within this latency meets the objective.
+    pub latency: Duration,
+    /// The share of requests that should meet it, as a fraction in (0, 1]: 0.999 is "99.9%".
+    pub target: f64,
+}
+
+impl Default for Slo {
+    fn default() -> Self {
+        Slo { latency: Duration::from_secs(1), target: 0.99 }
+    }
 }
 
 /// Where a test's nodes come from: exactly one of `cluster`, `nodes-file` or `nodes`.
@@ -92,6 +110,10 @@ pub fn validate(raw: RawTest, file: &Path) -> Result<TestPlan, ConfigError> {
             return Err(err(rate.referenced, "rate", msg));
         }
     }
+    let slo = match raw.slo {
+        Some(slo) => slo_of(slo, file)?,
+        None => Slo::default(),
+    };
     Ok(TestPlan {
         name: name.value,
         nodes,
@@ -105,7 +127,28 @@ pub fn validate(raw: RawTest, file: &Path) -> Result<TestPlan, ConfigError> {
         rate: raw.rate.map(|r| r.value),
         seed: raw.seed,
         recovery_time: raw.recovery_time.unwrap_or(Duration::from_secs(5)),
+        slo,
     })
+}
+
+/// The `slo` section, checked: a latency above zero and a target above 0% and at most 100%.
+fn slo_of(raw: RawSlo, file: &Path) -> Result<Slo, ConfigError> {
+    let mut slo = Slo::default();
+    if let Some(latency) = raw.latency {
+        if latency.value.0.is_zero() {
+            return Err(ConfigError::invalid(file, latency.referenced, "slo.latency", "must be more than zero"));
+        }
+        slo.latency = latency.value.0;
+    }
+    if let Some(target) = raw.target {
+        let p = target.value.0;
+        if !(p.is_finite() && p > 0.0 && p <= 100.0) {
+            let msg = format!("must be a percentage above 0% and at most 100%, not {p}%");
+            return Err(ConfigError::invalid(file, target.referenced, "slo.target", msg));
+        }
+        slo.target = p / 100.0;
+    }
+    Ok(slo)
 }
 
 /// `[a-z0-9][a-z0-9._-]*`: safe as a directory name.
@@ -223,6 +266,7 @@ time-limit: 5m
 concurrency: 10
 rate: 100
 seed: 42
+slo: { latency: 200ms, target: 99.9% }
 "#;
         let expected = TestPlan {
             name: "etcd-register".into(),
@@ -259,6 +303,7 @@ seed: 42
             rate: Some(100.0),
             seed: Some(42),
             recovery_time: Duration::from_secs(5),
+            slo: Slo { latency: Duration::from_millis(200), target: 99.9 / 100.0 },
         };
         assert_eq!(plan(text).unwrap(), expected);
     }
@@ -398,6 +443,31 @@ seed: 42
     #[test]
     fn negative_rate() {
         snap!(err(&format!("name: t\ncluster: c\n{BASE}rate: -1\n")));
+    }
+
+    #[test]
+    fn slo_defaults_when_absent_or_partial() {
+        assert_eq!(plan(&format!("name: t\ncluster: c\n{BASE}")).unwrap().slo, Slo::default());
+        let p = plan(&format!("name: t\ncluster: c\n{BASE}slo: {{ latency: 50ms }}\n")).unwrap();
+        assert_eq!(p.slo, Slo { latency: Duration::from_millis(50), target: 0.99 });
+        let p = plan(&format!("name: t\ncluster: c\n{BASE}slo: {{ target: 100% }}\n")).unwrap();
+        assert_eq!(p.slo, Slo { latency: Duration::from_secs(1), target: 1.0 });
+    }
+
+    #[test]
+    fn bad_slo_values() {
+        let errors: Vec<String> = [
+            "slo: { target: 0.999 }",
+            "slo: { target: 120% }",
+            "slo: { target: 0% }",
+            "slo: { latency: 0s }",
+            "slo: { latency: fast }",
+            "slo: { latency: 1s, nines: 3 }",
+        ]
+        .iter()
+        .map(|s| err(&format!("name: t\ncluster: c\n{BASE}{s}\n")))
+        .collect();
+        snap!(errors.join("\n"));
     }
 
     #[test]

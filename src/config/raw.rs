@@ -46,6 +46,45 @@ pub struct RawTest {
     /// Quiet period after healing, before the final reads.
     #[serde(default, deserialize_with = "duration::option")]
     pub recovery_time: Option<Duration>,
+    /// The service level the report measures the run against.
+    pub slo: Option<RawSlo>,
+}
+
+/// `slo: { latency: 200ms, target: 99.9% }`: the share of requests (`target`) that should be
+/// answered ok within `latency`. Either field may be left out for its default.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawSlo {
+    /// The latency a request must be answered within.
+    pub latency: Option<Spanned<duration::Human>>,
+    /// The share of requests, as a percentage such as `99.9%`.
+    pub target: Option<Spanned<Percent>>,
+}
+
+/// A percentage written with its sign, `99.9%`; the number is kept as written (99.9).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Percent(pub f64);
+
+impl<'de> Deserialize<'de> for Percent {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Percent;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a percentage such as 99.9%")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Percent, E> {
+                v.trim()
+                    .strip_suffix('%')
+                    .and_then(|n| n.trim().parse::<f64>().ok())
+                    .map(Percent)
+                    .ok_or_else(|| E::custom(format!("invalid percentage {v:?}: expected a percentage such as 99.9%")))
+            }
+        }
+        // As for durations: asking for a string keeps errors at the value's location, and a
+        // bare number (`0.999`, ambiguous between a fraction and a percentage) is refused.
+        deserializer.deserialize_str(V)
+    }
 }
 
 /// The `ssh` section of a test file or a nodes file.

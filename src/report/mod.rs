@@ -1,146 +1,123 @@
-//! `report.html`: a self-contained page (no network) with the verdict, the counts, the
-//! anomalies explained, the test as run and links to the raw files. Never re-runs a check.
-//! Every string that came from the system under test or the user is escaped (`escape`).
+//! A run's human and machine reports, from the files of its run directory: `report.html` (a
+//! self-contained page: verdicts, availability and SLO, latency and throughput with the faults
+//! shaded, anomalies explained, a per-process timeline, how to reproduce) and `junit.xml` (one
+//! test case per checker, for CI). Never re-runs a check: verdicts come from `results.json`.
+//!
+//! `write_run(dir)` is the entry point (`brawl run` and `brawl report` call it). `digest` turns
+//! a history into what is drawn; `availability` computes availability and SLO attainment;
+//! `charts` draws with plotters; `timeline` draws op timelines; `html` assembles the page and
+//! owns `escape`; `junit` writes the JUnit XML.
 
-use std::fmt::Write;
+mod availability;
+mod charts;
+mod digest;
+mod html;
+mod junit;
+mod timeline;
 
-use crate::checker::Validity;
+use std::path::{Path, PathBuf};
+
+pub use availability::{availability, nines, Availability, FaultWindow, STABLE};
+pub use digest::{digest, ClientOp, ClockSample, Digest, FaultInterval};
+pub use html::{escape, render};
+pub use junit::junit_xml;
+
+use crate::config::Slo;
 use crate::history::Op;
 use crate::run::Results;
 
-/// Escapes text for HTML element content and attribute values.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
+/// A run directory's files, read: what a report is made from.
+#[derive(Clone, Debug)]
+pub struct RunFiles {
+    /// `results.json`.
+    pub results: Results,
+    /// `history.jsonl`'s ops.
+    pub history: Vec<Op>,
+    /// `test.yaml`, the test as run (empty when missing).
+    pub test_yaml: String,
+    /// The command line from `run.json` (empty when missing).
+    pub argv: Vec<String>,
+    /// The SLO from `test.yaml` (the default when it has none or cannot be read).
+    pub slo: Slo,
+    /// Problems with the optional files, shown on the page.
+    pub notes: Vec<String>,
+}
+
+/// The files `write_run` wrote.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReportPaths {
+    /// `report.html`.
+    pub report: PathBuf,
+    /// `junit.xml`.
+    pub junit: PathBuf,
+}
+
+/// Why a report could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// A file the report needs could not be read.
+    #[error("cannot read {path}: {reason}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// A report file could not be written.
+    #[error("cannot write {path}: {reason}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+}
+
+fn read_err(path: &Path, e: impl std::fmt::Display) -> ReportError {
+    ReportError::Read { path: path.to_path_buf(), reason: e.to_string() }
+}
+
+/// Reads a run directory: `results.json` and `history.jsonl` are required; `test.yaml` (the
+/// test and its SLO) and `run.json` (the command line) are optional.
+pub fn read_run(dir: &Path) -> Result<RunFiles, ReportError> {
+    let path = dir.join("results.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| read_err(&path, e))?;
+    let results: Results = serde_json::from_str(&text).map_err(|e| read_err(&path, e))?;
+    let path = dir.join("history.jsonl");
+    let history = crate::history::read_jsonl(&path).map_err(|e| read_err(&path, e))?.ops;
+    let mut notes = Vec::new();
+    let test_path = dir.join("test.yaml");
+    let (test_yaml, slo) = match std::fs::read_to_string(&test_path) {
+        Ok(text) => {
+            let slo = crate::config::load_test(&test_path).map(|p| p.slo).unwrap_or_else(|e| {
+                notes.push(format!("test.yaml: {e}; the SLO is the default"));
+                Slo::default()
+            });
+            (text, slo)
         }
-    }
-    out
-}
-
-fn verdict_class(v: Validity) -> &'static str {
-    match v {
-        Validity::Valid => "valid",
-        Validity::Invalid => "invalid",
-        Validity::Unknown => "unknown",
-    }
-}
-
-fn op_line(op: &Op) -> String {
-    let process = match op.process {
-        crate::history::Process::Client(p) => p.to_string(),
-        crate::history::Process::Nemesis => "nemesis".into(),
+        Err(e) => {
+            notes.push(format!("test.yaml: {e}; the SLO is the default"));
+            (String::new(), Slo::default())
+        }
     };
-    let kind = serde_json::to_value(op.kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
-    let mut s = format!("#{} t={:.3}s p{} {} {} {}", op.index, op.time as f64 / 1e9, process, kind, op.f, op.value);
-    if let Some(node) = &op.node {
-        let _ = write!(s, " on {node}");
-    }
-    if let Some(e) = &op.error {
-        let _ = write!(s, " ({e})");
-    }
-    escape(&s)
+    let argv = std::fs::read_to_string(dir.join("run.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| serde_json::from_value::<Vec<String>>(v.get("argv")?.clone()).ok())
+        .unwrap_or_default();
+    Ok(RunFiles { results, history, test_yaml, argv, slo, notes })
 }
 
-/// The whole page.
-pub fn render(r: &Results, test_yaml: &str, argv: &[String]) -> String {
-    let mut h = String::new();
-    let v = verdict_class(r.validity);
-    let _ = write!(
-        h,
-        "<!doctype html><html lang=en><head><meta charset=utf-8><title>{test}: {v}</title><style>\
-         body{{font:14px/1.4 system-ui,sans-serif;margin:2em;max-width:70em;color:#222}}\
-         .verdict{{font-size:2em;font-weight:bold;padding:.2em .5em;border-radius:4px;display:inline-block}}\
-         .valid{{background:#cde8ff}}.invalid{{background:#ffc6dd}}.unknown{{background:#ffe2b0}}\
-         table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.2em .6em;text-align:right}}\
-         th{{background:#f4f4f4}}td:first-child{{text-align:left}}pre{{background:#f8f8f8;padding:1em;overflow:auto}}\
-         code{{background:#f4f4f4}}</style></head><body>",
-        test = escape(&r.test)
-    );
-    let _ = write!(h, "<h1>{}</h1><p><span class=\"verdict {v}\" id=verdict>{v}</span></p>", escape(&r.test));
-    let _ = write!(
-        h,
-        "<p>Started {} · {:.1} s · seed <code>{}</code> · {} history ops{}</p>",
-        escape(&r.start),
-        r.duration_s,
-        r.seed,
-        r.history_ops,
-        if r.interrupted { " · <b>interrupted</b>" } else { "" }
-    );
-    for w in &r.warnings {
-        let _ = write!(h, "<p class=unknown>⚠ {}</p>", escape(w));
-    }
-    h.push_str("<h2>Checkers</h2><table><tr><th>checker</th><th>verdict</th><th>detail</th></tr>");
-    let lin = &r.linearizable;
-    let _ = write!(
-        h,
-        "<tr><td>linearizable ({:?})</td><td class={}>{}</td><td>{} keys, {} ops checked in {:.2} s</td></tr>",
-        lin.model,
-        verdict_class(lin.validity),
-        verdict_class(lin.validity),
-        lin.keys_checked,
-        lin.ops_checked,
-        lin.elapsed.as_secs_f64()
-    );
-    let _ = write!(
-        h,
-        "<tr><td>stats</td><td class={}>{}</td><td>{} ok, {} fail, {} info</td></tr></table>",
-        verdict_class(r.stats.validity),
-        verdict_class(r.stats.validity),
-        r.stats.total.ok,
-        r.stats.total.fail,
-        r.stats.total.info
-    );
-    h.push_str("<h2>Ops</h2><table><tr><th>f</th><th>ok</th><th>fail</th><th>info</th></tr>");
-    for (f, s) in &r.stats.by_f {
-        let _ = write!(h, "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", escape(f), s.ok, s.fail, s.info);
-    }
-    h.push_str("</table>");
-    if !lin.failures.is_empty() || !lin.unknown_keys.is_empty() {
-        h.push_str("<h2>Anomalies</h2>");
-    }
-    for f in &lin.failures {
-        let _ = write!(h, "<h3>key {}</h3><p>{}</p>", escape(&f.key.to_string()), escape(&f.message));
-        let _ = write!(h, "<p>Cannot be linearized:</p><pre>{}\n{}</pre>", op_line(&f.invocation), op_line(&f.op));
-        let states: Vec<String> = f.possible_states.iter().map(|s| s.to_string()).collect();
-        let _ = write!(h, "<p>States possible just before it: <code>{}</code></p>", escape(&states.join(", ")));
-        let lines: Vec<String> = f.concurrent.iter().map(op_line).collect();
-        let _ = write!(
-            h,
-            "<p>Concurrent ops ({} more not shown):</p><pre>{}</pre>",
-            f.concurrent_omitted,
-            lines.join("\n")
-        );
-    }
-    for u in &lin.unknown_keys {
-        let _ = write!(h, "<p>key {}: unknown: {}</p>", escape(&u.key.to_string()), escape(&u.reason));
-    }
-    h.push_str("<h2>Files</h2><ul><li><a href=\"history.jsonl\">history.jsonl</a></li><li><a href=\"results.json\">results.json</a></li><li><a href=\"brawl.log\">brawl.log</a></li><li><a href=\"test.yaml\">test.yaml</a></li>");
-    for log in &r.node_logs {
-        let _ = write!(h, "<li><a href=\"{0}\">{0}</a></li>", escape(log));
-    }
-    h.push_str("</ul>");
-    let repro: Vec<String> = argv.iter().map(|a| crate::control::quote(a)).collect();
-    let _ = write!(h, "<h2>Reproduce</h2><pre>{}</pre>", escape(&repro.join(" ")));
-    let _ = writeln!(h, "<h2>Test as run</h2><pre>{}</pre></body></html>", escape(test_yaml));
-    h
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn escapes_everything_that_could_be_markup() {
-        assert_eq!(
-            escape("<script>alert('x')</script> & \"q\""),
-            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;"
-        );
-    }
+/// Writes `report.html` and `junit.xml` into the run directory `dir` from its files.
+pub fn write_run(dir: &Path) -> Result<ReportPaths, ReportError> {
+    let run = read_run(dir)?;
+    let paths = ReportPaths { report: dir.join("report.html"), junit: dir.join("junit.xml") };
+    let write = |path: &Path, bytes: &[u8]| {
+        std::fs::write(path, bytes).map_err(|e| ReportError::Write { path: path.to_path_buf(), reason: e.to_string() })
+    };
+    let xml =
+        junit_xml(&run.results).map_err(|e| ReportError::Write { path: paths.junit.clone(), reason: e.to_string() })?;
+    write(&paths.junit, xml.as_bytes())?;
+    write(&paths.report, render(&run).as_bytes())?;
+    Ok(paths)
 }

@@ -6,7 +6,7 @@
 //! 4. workers run the seeded schedule for the time limit, every op journaled to `history.jsonl`
 //!    as it completes; then a quiet recovery period and the final reads;
 //! 5. node logs downloaded, the db torn down (also after a failure in 3 or 4);
-//! 6. the history read back and checked; `results.json` and `report.html` written.
+//! 6. the history read back and checked; `results.json`, `report.html` and `junit.xml` written.
 //!
 //! Ctrl-C or SIGTERM (`stop`) ends the main phase early; the steps after it still run.
 
@@ -204,10 +204,15 @@ async fn run_in(
         node_logs,
         faults: results::fault_summary(ops),
     };
+    // The report reads the history again from disk; two copies of a large history need not
+    // be in memory at once.
+    drop(history);
     let json = serde_json::to_string_pretty(&results).map_err(|e| io_err(&dir.results(), e))?;
     write(&dir.results(), json.as_bytes())?;
-    let html = crate::report::render(&results, &opts.test_yaml, &opts.argv);
-    write(&dir.report(), html.as_bytes())?;
+    // The verdict stands even when the report cannot be drawn: `brawl report DIR` retries it.
+    if let Err(e) = crate::report::write_run(&dir.path) {
+        warn!(error = %e, "writing report.html and junit.xml failed");
+    }
     info!(verdict = ?results.validity, "run done");
     Ok(results)
 }
