@@ -79,6 +79,7 @@ async fn a_campaign_runs_its_matrix_and_its_runs_are_served_and_render_in_chromi
         let yaml = std::fs::read_to_string(run_dir.join("test.yaml")).expect("test.yaml");
         let kind = if r["schedule"] == "partition" { "partition" } else { "kill" };
         assert!(yaml.contains(kind), "{kind} not in the run's test.yaml:\n{yaml}");
+        brawl::config::load_test(&run_dir.join("test.yaml")).expect("the test as run is a valid test file");
     }
     assert_eq!(cells.len(), 4, "{cells:?}");
     assert!(cells.values().all(|n| *n == 2), "{cells:?}");

@@ -105,8 +105,15 @@ pub fn prepare(file: &Path, o: &Overrides) -> Result<Prepared, CliError> {
     if let Some(file) = &o.nemesis {
         let swap = config::load_nemesis_file(file).map_err(CliError::bad_input)?;
         let text = config::load_value(file).map_err(CliError::bad_input)?;
-        raw["nemeses"] = text["nemeses"].clone();
-        raw["timeline"] = text["timeline"].clone();
+        // The test as run holds the swapped-in schedule exactly (no `null` for what the file lacks).
+        if let Some(obj) = raw.as_object_mut() {
+            for key in ["nemeses", "timeline"] {
+                match text.get(key) {
+                    Some(v) if !v.is_null() => obj.insert(key.into(), v.clone()),
+                    _ => obj.remove(key),
+                };
+            }
+        }
         plan.nemeses = swap.nemeses;
         plan.timeline = swap.timeline;
     }
