@@ -83,8 +83,7 @@ pub struct CampaignResult {
 
 /// Creates `reports/_campaigns/<name>/<timestamp>/`.
 pub fn create_dir(reports: &Path, name: &str, start: chrono::DateTime<chrono::Utc>) -> std::io::Result<PathBuf> {
-    let stamp = start.format("%Y%m%dT%H%M%S%.3fZ").to_string();
-    let dir = reports.join(CAMPAIGNS_DIR).join(name).join(stamp);
+    let dir = reports.join(CAMPAIGNS_DIR).join(name).join(crate::run::store::stamp(start));
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
 }

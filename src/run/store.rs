@@ -11,11 +11,16 @@ pub struct RunDir {
     pub path: PathBuf,
 }
 
+/// A run's or campaign's directory name: its UTC start in ISO basic format, with milliseconds
+/// (`20261202T051230.123Z`), so names sort by time.
+pub fn stamp(start: chrono::DateTime<chrono::Utc>) -> String {
+    start.format("%Y%m%dT%H%M%S%.3fZ").to_string()
+}
+
 impl RunDir {
-    /// Creates `reports/<test>/<timestamp>/` (UTC, ISO basic format, milliseconds).
+    /// Creates `reports/<test>/<timestamp>/` ([`stamp`]).
     pub fn create(reports: &Path, test: &str, start: chrono::DateTime<chrono::Utc>) -> io::Result<RunDir> {
-        let stamp = start.format("%Y%m%dT%H%M%S%.3fZ").to_string();
-        let path = reports.join(test).join(stamp);
+        let path = reports.join(test).join(stamp(start));
         std::fs::create_dir_all(&path)?;
         let dir = RunDir { path };
         dir.point_latest(reports, test);
