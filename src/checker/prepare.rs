@@ -5,7 +5,7 @@
 
 use super::fx::FxHashMap;
 use super::model::{ModelKind, RegOp, NULL};
-use crate::history::{Op, OpType, Process};
+use crate::history::{Atom, OpType, Ops, Process, ValueRef};
 use serde_json::Value;
 
 /// The latest point an op may take effect. Ordered: `Never < At(_) < Forever`.
@@ -92,8 +92,97 @@ impl Interner {
     }
 }
 
+/// A `[key, v]` tuple's element, or a whole value, as the split reads it.
+#[derive(Clone, Debug)]
+enum Part<'a> {
+    Atom(Atom<'a>),
+    /// `[a, b]`, say a cas's `[old, new]`.
+    Pair(Atom<'a>, Atom<'a>),
+    /// Any other shape, rebuilt.
+    Owned(Value),
+}
+
+impl<'a> Part<'a> {
+    /// A whole value.
+    fn of(v: ValueRef<'a>) -> Part<'a> {
+        match v {
+            ValueRef::One(a) => Part::Atom(a),
+            ValueRef::Pair(a, b) => Part::Pair(a, b),
+            nested @ ValueRef::Nested(..) => Part::Owned(nested.to_value()),
+        }
+    }
+
+    /// The key and value of a Jepsen independent tuple `[key, v]`.
+    fn tuple(v: ValueRef<'a>) -> Option<(Part<'a>, Part<'a>)> {
+        match v {
+            ValueRef::Pair(k, v) => Some((Part::Atom(k), Part::Atom(v))),
+            ValueRef::Nested(k, a, b) => Some((Part::Atom(k), Part::Pair(a, b))),
+            ValueRef::One(Atom::Json(v)) => two(v).map(|(k, v)| (Part::Atom(k), Part::Atom(v))),
+            ValueRef::One(_) => None,
+        }
+    }
+
+    fn is_null(&self) -> bool {
+        match self {
+            Part::Atom(Atom::Null) => true,
+            Part::Atom(Atom::Json(v)) => v.is_null(),
+            Part::Owned(v) => v.is_null(),
+            _ => false,
+        }
+    }
+
+    /// The two elements, if this is a two-element array.
+    fn pair(&self) -> Option<(Atom<'_>, Atom<'_>)> {
+        match self {
+            Part::Pair(a, b) => Some((*a, *b)),
+            Part::Atom(Atom::Json(v)) => two(v),
+            Part::Owned(v) => two(v),
+            Part::Atom(_) => None,
+        }
+    }
+
+    fn to_value(&self) -> Value {
+        match self {
+            Part::Atom(a) => a.to_value(),
+            Part::Pair(a, b) => Value::Array(vec![a.to_value(), b.to_value()]),
+            Part::Owned(v) => v.clone(),
+        }
+    }
+}
+
+fn two(v: &Value) -> Option<(Atom<'_>, Atom<'_>)> {
+    match v.as_array().map(Vec::as_slice) {
+        Some([a, b]) => Some((Atom::Json(a), Atom::Json(b))),
+        _ => None,
+    }
+}
+
+impl Interner {
+    fn atom(&mut self, a: Atom<'_>) -> u32 {
+        match a {
+            Atom::Null => NULL,
+            Atom::Int(i) => {
+                let next = u32::try_from(self.values.len()).unwrap_or(u32::MAX);
+                let id = *self.ints.entry(i).or_insert(next);
+                if id == next {
+                    self.values.push(Value::from(i));
+                }
+                id
+            }
+            Atom::Json(v) => self.id(v),
+        }
+    }
+
+    fn part(&mut self, p: &Part<'_>) -> u32 {
+        match p {
+            Part::Atom(a) => self.atom(*a),
+            other => self.id(&other.to_value()),
+        }
+    }
+}
+
 /// Splits `ops` by key. Keys come out in order of first appearance.
-pub(crate) fn split(ops: &[Op], model: ModelKind) -> Vec<KeyHistory> {
+pub(crate) fn split<H: Ops + ?Sized>(ops: &H, model: ModelKind) -> Vec<KeyHistory> {
     let tuples = uses_tuples(ops);
     let mut keys = Interner::default();
     // Interned key id -> index in `out`.
@@ -101,31 +190,35 @@ pub(crate) fn split(ops: &[Op], model: ModelKind) -> Vec<KeyHistory> {
     let mut out: Vec<KeyHistory> = Vec::new();
     // Per process: (key index, op index) of its outstanding invocation.
     let mut open: FxHashMap<u64, (usize, usize)> = FxHashMap::default();
-    for (pos, op) in ops.iter().enumerate() {
-        let Process::Client(p) = op.process else { continue };
-        let (key, v) = if tuples { (&op.value[0], &op.value[1]) } else { (&Value::Null, &op.value) };
-        if op.kind == OpType::Invoke {
-            let id = keys.id(key) as usize;
+    for pos in 0..ops.len() {
+        let Process::Client(p) = ops.process(pos) else { continue };
+        let value = ops.value(pos);
+        let whole = || (Part::Atom(Atom::Null), Part::of(value));
+        let (key, v) = if tuples { Part::tuple(value).unwrap_or_else(whole) } else { whole() };
+        let kind = ops.kind(pos);
+        if kind == OpType::Invoke {
+            let id = keys.part(&key) as usize;
             if id >= slot.len() {
                 slot.resize(id + 1, usize::MAX);
             }
             if slot[id] == usize::MAX {
                 slot[id] = out.len();
-                out.push(KeyHistory { key: key.clone(), ..KeyHistory::default() });
+                out.push(KeyHistory { key: key.to_value(), ..KeyHistory::default() });
             }
             let k = slot[id];
             let h = &mut out[k];
-            let parsed = match op.f.as_str() {
+            let parsed = match ops.f(pos) {
                 "read" => Some(RegOp::Read(NULL)),
-                "write" => Some(RegOp::Write(h.values.id(v))),
-                "cas" if model.allows_cas() => match v.as_array().map(Vec::as_slice) {
-                    Some([old, new]) => Some(RegOp::Cas(h.values.id(old), h.values.id(new))),
-                    _ => None,
-                },
+                "write" => Some(RegOp::Write(h.values.part(&v))),
+                "cas" if model.allows_cas() => {
+                    v.pair().map(|(old, new)| RegOp::Cas(h.values.atom(old), h.values.atom(new)))
+                }
                 _ => None,
             };
             let Some(parsed) = parsed else {
-                h.unsupported.get_or_insert_with(|| format!("op {} with value {} is not in the model", op.f, op.value));
+                h.unsupported.get_or_insert_with(|| {
+                    format!("op {} with value {} is not in the model", ops.f(pos), value.to_value())
+                });
                 continue;
             };
             let kop = KOp { op: parsed, call: pos, complete: None, ok: false, deadline: Deadline::Forever };
@@ -136,12 +229,12 @@ pub(crate) fn split(ops: &[Op], model: ModelKind) -> Vec<KeyHistory> {
             let h = &mut out[k];
             let kop = &mut h.ops[i];
             kop.complete = Some(pos);
-            match op.kind {
+            match kind {
                 OpType::Ok => {
                     kop.ok = true;
                     kop.deadline = Deadline::At(pos);
                     if let RegOp::Read(_) = kop.op {
-                        kop.op = RegOp::Read(h.values.id(v));
+                        kop.op = RegOp::Read(h.values.part(&v));
                     }
                 }
                 OpType::Fail => kop.deadline = Deadline::Never,
@@ -154,16 +247,17 @@ pub(crate) fn split(ops: &[Op], model: ModelKind) -> Vec<KeyHistory> {
         h.ops.retain(|o| o.deadline != Deadline::Never && (o.ok || !matches!(o.op, RegOp::Read(_))));
         assign_info_deadlines(&mut h.ops);
         h.ops.retain(|o| o.deadline != Deadline::Never);
+        h.ops.shrink_to_fit();
     }
     out
 }
 
 /// Whether client values are Jepsen independent tuples `[key, v]` (else: one plain register).
-fn uses_tuples(ops: &[Op]) -> bool {
+fn uses_tuples<H: Ops + ?Sized>(ops: &H) -> bool {
     let mut any = false;
-    for op in ops.iter().filter(|o| o.process != Process::Nemesis) {
-        let Some([_, v]) = op.value.as_array().map(Vec::as_slice) else { return false };
-        if op.f == "cas" && !(v.is_null() || v.as_array().is_some_and(|a| a.len() == 2)) {
+    for i in (0..ops.len()).filter(|&i| ops.process(i) != Process::Nemesis) {
+        let Some((_, v)) = Part::tuple(ops.value(i)) else { return false };
+        if ops.f(i) == "cas" && !(v.is_null() || v.pair().is_some()) {
             return false;
         }
         any = true;
