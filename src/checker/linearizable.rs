@@ -5,7 +5,7 @@
 
 use super::budget::{Budget, Meter};
 use super::model::{CasRegister, ModelKind, RegOp, Register};
-use super::prepare::{self, Deadline, KeyHistory};
+use super::prepare::{self, Deadline, KeyHistory, KeyOps};
 use super::search::{self, Event, Outcome};
 use super::Validity;
 use crate::history::{Op, Ops};
@@ -90,26 +90,26 @@ pub fn check_linearizable(ops: &[Op], model: ModelKind, budget: &Budget) -> Line
 pub fn check_linearizable_ops<H: Ops + ?Sized>(ops: &H, model: ModelKind, budget: &Budget) -> LinearizabilityResult {
     let started = Instant::now();
     let meter = Meter::new(budget);
-    let split = prepare::split(ops, model);
-    let key_values: Vec<Value> = split.iter().map(|h| h.key.clone()).collect();
-    let ops_checked = split.iter().map(|k| k.ops.len()).sum();
-    let mut order: Vec<usize> = (0..split.len()).collect();
-    order.sort_by_key(|&k| std::cmp::Reverse(split[k].ops.len()));
-    // Each key's data is taken by the worker that checks it and dropped once checked.
-    let keys: Vec<Mutex<Option<KeyHistory>>> = split.into_iter().map(|h| Mutex::new(Some(h))).collect();
+    let split = prepare::split(ops);
+    let key_values: Vec<Value> = split.keys.iter().map(|k| k.key.clone()).collect();
+    let mut order: Vec<usize> = (0..split.keys.len()).collect();
+    order.sort_by_key(|&k| std::cmp::Reverse(split.keys[k].positions.len()));
+    // Each key is prepared and checked by one worker, and its data dropped once checked.
+    let tuples = split.tuples;
+    let keys: Vec<Mutex<Option<KeyOps>>> = split.keys.into_iter().map(|k| Mutex::new(Some(k))).collect();
     let next = AtomicUsize::new(0);
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(keys.len()).max(1);
     let mut outcomes: Vec<Option<KeyOutcome>> = (0..keys.len()).map(|_| None).collect();
+    let mut ops_checked = 0;
     std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
             .map(|_| {
                 scope.spawn(|| {
                     let mut done = Vec::new();
                     while let Some(&k) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
-                        let taken = keys[k].lock().map(|mut h| h.take()).unwrap_or(None);
-                        if let Some(h) = taken {
-                            done.push((k, check_key(&h, ops, model, &meter)));
-                        }
+                        let Some(key) = keys[k].lock().map(|mut h| h.take()).unwrap_or(None) else { continue };
+                        let h = prepare::prepare(ops, model, tuples, key);
+                        done.push((k, h.ops.len(), check_key(&h, ops, model, &meter)));
                     }
                     done
                 })
@@ -117,8 +117,9 @@ pub fn check_linearizable_ops<H: Ops + ?Sized>(ops: &H, model: ModelKind, budget
             .collect();
         for h in handles {
             // A worker only panics on a bug; its keys then stay `None` and are reported unknown.
-            for (k, o) in h.join().unwrap_or_default() {
+            for (k, n, o) in h.join().unwrap_or_default() {
                 outcomes[k] = Some(o);
+                ops_checked += n;
             }
         }
     });

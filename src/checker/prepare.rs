@@ -181,32 +181,79 @@ impl Interner {
     }
 }
 
-/// Splits `ops` by key. Keys come out in order of first appearance.
-pub(crate) fn split<H: Ops + ?Sized>(ops: &H, model: ModelKind) -> Vec<KeyHistory> {
+/// The positions of one key's client ops in the history (invocations and the completions
+/// that pair with them), found by `split` and turned into a `KeyHistory` by `prepare`.
+#[derive(Debug, Default)]
+pub(crate) struct KeyOps {
+    /// The key as it appears in the history.
+    pub key: Value,
+    /// Positions in the history, in order.
+    pub positions: Vec<usize>,
+}
+
+/// The history split by key: keys in order of first appearance.
+#[derive(Debug, Default)]
+pub(crate) struct Split {
+    /// Whether values are `[key, v]` tuples (else the history is one plain register).
+    pub tuples: bool,
+    /// The keys.
+    pub keys: Vec<KeyOps>,
+}
+
+/// The key and value of op `pos` (a whole value and a null key unless values are tuples).
+fn key_value<H: Ops + ?Sized>(ops: &H, pos: usize, tuples: bool) -> (Part<'_>, Part<'_>) {
+    let value = ops.value(pos);
+    let whole = || (Part::Atom(Atom::Null), Part::of(value));
+    if tuples {
+        Part::tuple(value).unwrap_or_else(whole)
+    } else {
+        whole()
+    }
+}
+
+/// Splits `ops` by key: a completion goes with its process's outstanding invocation. Cheap, so
+/// that the costly part (`prepare`, interning values) runs per key, in parallel.
+pub(crate) fn split<H: Ops + ?Sized>(ops: &H) -> Split {
     let tuples = uses_tuples(ops);
     let mut keys = Interner::default();
     // Interned key id -> index in `out`.
     let mut slot: Vec<usize> = Vec::new();
-    let mut out: Vec<KeyHistory> = Vec::new();
-    // Per process: (key index, op index) of its outstanding invocation.
-    let mut open: FxHashMap<u64, (usize, usize)> = FxHashMap::default();
+    let mut out: Vec<KeyOps> = Vec::new();
+    // Per process: key index of its outstanding invocation.
+    let mut open: FxHashMap<u64, usize> = FxHashMap::default();
     for pos in 0..ops.len() {
         let Process::Client(p) = ops.process(pos) else { continue };
-        let value = ops.value(pos);
-        let whole = || (Part::Atom(Atom::Null), Part::of(value));
-        let (key, v) = if tuples { Part::tuple(value).unwrap_or_else(whole) } else { whole() };
-        let kind = ops.kind(pos);
-        if kind == OpType::Invoke {
+        if ops.kind(pos) == OpType::Invoke {
+            let (key, _) = key_value(ops, pos, tuples);
             let id = keys.part(&key) as usize;
             if id >= slot.len() {
                 slot.resize(id + 1, usize::MAX);
             }
             if slot[id] == usize::MAX {
                 slot[id] = out.len();
-                out.push(KeyHistory { key: key.to_value(), ..KeyHistory::default() });
+                out.push(KeyOps { key: key.to_value(), positions: Vec::new() });
             }
-            let k = slot[id];
-            let h = &mut out[k];
+            out[slot[id]].positions.push(pos);
+            open.insert(p, slot[id]);
+        } else if let Some(k) = open.remove(&p) {
+            out[k].positions.push(pos);
+        }
+    }
+    Split { tuples, keys: out }
+}
+
+/// Turns one key's ops into the search's input: pairs them by process, interns values, drops
+/// what cannot matter and gives `info` ops their deadlines.
+pub(crate) fn prepare<H: Ops + ?Sized>(ops: &H, model: ModelKind, tuples: bool, key: KeyOps) -> KeyHistory {
+    let mut h = KeyHistory { key: key.key, ..KeyHistory::default() };
+    h.ops.reserve(key.positions.len() / 2);
+    // Per process: index in `h.ops` of its outstanding invocation.
+    let mut open: FxHashMap<u64, usize> = FxHashMap::default();
+    for pos in key.positions {
+        let Process::Client(p) = ops.process(pos) else { continue };
+        let (_, v) = key_value(ops, pos, tuples);
+        let kind = ops.kind(pos);
+        if kind == OpType::Invoke {
             let parsed = match ops.f(pos) {
                 "read" => Some(RegOp::Read(NULL)),
                 "write" => Some(RegOp::Write(h.values.part(&v))),
@@ -217,16 +264,17 @@ pub(crate) fn split<H: Ops + ?Sized>(ops: &H, model: ModelKind) -> Vec<KeyHistor
             };
             let Some(parsed) = parsed else {
                 h.unsupported.get_or_insert_with(|| {
-                    format!("op {} with value {} is not in the model", ops.f(pos), value.to_value())
+                    format!("op {} with value {} is not in the model", ops.f(pos), ops.value(pos).to_value())
                 });
+                // The completion, if any, then pairs with nothing.
+                open.remove(&p);
                 continue;
             };
             let kop = KOp { op: parsed, call: pos, complete: None, ok: false, deadline: Deadline::Forever };
             h.ops.push(kop);
             // A second invocation by a process with one outstanding: the first stays indeterminate.
-            open.insert(p, (k, h.ops.len() - 1));
-        } else if let Some((k, i)) = open.remove(&p) {
-            let h = &mut out[k];
+            open.insert(p, h.ops.len() - 1);
+        } else if let Some(i) = open.remove(&p) {
             let kop = &mut h.ops[i];
             kop.complete = Some(pos);
             match kind {
@@ -242,14 +290,12 @@ pub(crate) fn split<H: Ops + ?Sized>(ops: &H, model: ModelKind) -> Vec<KeyHistor
             }
         }
     }
-    for h in &mut out {
-        // A read that never returned a value constrains nothing.
-        h.ops.retain(|o| o.deadline != Deadline::Never && (o.ok || !matches!(o.op, RegOp::Read(_))));
-        assign_info_deadlines(&mut h.ops);
-        h.ops.retain(|o| o.deadline != Deadline::Never);
-        h.ops.shrink_to_fit();
-    }
-    out
+    // A read that never returned a value constrains nothing.
+    h.ops.retain(|o| o.deadline != Deadline::Never && (o.ok || !matches!(o.op, RegOp::Read(_))));
+    assign_info_deadlines(&mut h.ops);
+    h.ops.retain(|o| o.deadline != Deadline::Never);
+    h.ops.shrink_to_fit();
+    h
 }
 
 /// Whether client values are Jepsen independent tuples `[key, v]` (else: one plain register).
