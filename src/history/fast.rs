@@ -246,12 +246,10 @@ mod tests {
         if !piece.push_line(line.as_bytes()) {
             return None;
         }
-        let mut h = CompactHistory::default();
-        h.ops = piece.ops;
+        let mut h = CompactHistory { ops: piece.ops, values: piece.values, ..CompactHistory::default() };
         for s in &piece.strings {
             h.strings.id(s);
         }
-        h.values = piece.values;
         let op = h.op(0);
         let serde: Op = serde_json::from_str(line).expect("the fast path only takes valid lines");
         assert_eq!(op, serde, "{line}");
