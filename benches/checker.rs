@@ -10,7 +10,8 @@
 //! its interval, so every history is linearizable and the expected verdict is `valid` (or
 //! `unknown` when the budget runs out). Run with `cargo bench --bench checker [a|b]`; prints
 //! generation and check wall time, the verdict, and peak RSS (`VmHWM`). Set `BRAWL_BENCH_JSONL`
-//! to a directory to also write the histories as JSON Lines.
+//! to a directory to also write the histories as JSON Lines. `docs/benchmarks.md` has the
+//! commands for timing `brawl check` on such files as a whole process, and the figures.
 
 use brawl::checker::{check_linearizable, Budget, ModelKind};
 use std::io::Write;

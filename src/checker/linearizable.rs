@@ -5,14 +5,15 @@
 
 use super::budget::{Budget, Meter};
 use super::model::{CasRegister, ModelKind, RegOp, Register};
-use super::prepare::{self, Deadline, KeyHistory};
+use super::prepare::{self, Deadline, KeyHistory, KeyOps};
 use super::search::{self, Event, Outcome};
 use super::Validity;
-use crate::history::Op;
+use crate::history::{Op, Ops};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// At most this many concurrent ops are listed in a `KeyFailure`.
@@ -82,21 +83,33 @@ enum KeyOutcome {
 /// Pure: the verdict depends only on `ops` and `model`, except that a budget running out
 /// makes the affected keys (and so at worst the verdict) `Unknown`.
 pub fn check_linearizable(ops: &[Op], model: ModelKind, budget: &Budget) -> LinearizabilityResult {
+    check_linearizable_ops(ops, model, budget)
+}
+
+/// `check_linearizable` for any `Ops`, a `CompactHistory` say.
+pub fn check_linearizable_ops<H: Ops + ?Sized>(ops: &H, model: ModelKind, budget: &Budget) -> LinearizabilityResult {
     let started = Instant::now();
     let meter = Meter::new(budget);
-    let keys = prepare::split(ops, model);
-    let mut order: Vec<usize> = (0..keys.len()).collect();
-    order.sort_by_key(|&k| std::cmp::Reverse(keys[k].ops.len()));
+    let split = prepare::split(ops);
+    let key_values: Vec<Value> = split.keys.iter().map(|k| k.key.clone()).collect();
+    let mut order: Vec<usize> = (0..split.keys.len()).collect();
+    order.sort_by_key(|&k| std::cmp::Reverse(split.keys[k].positions.len()));
+    // Each key is prepared and checked by one worker, and its data dropped once checked.
+    let tuples = split.tuples;
+    let keys: Vec<Mutex<Option<KeyOps>>> = split.keys.into_iter().map(|k| Mutex::new(Some(k))).collect();
     let next = AtomicUsize::new(0);
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(keys.len()).max(1);
     let mut outcomes: Vec<Option<KeyOutcome>> = (0..keys.len()).map(|_| None).collect();
+    let mut ops_checked = 0;
     std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
             .map(|_| {
                 scope.spawn(|| {
                     let mut done = Vec::new();
                     while let Some(&k) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
-                        done.push((k, check_key(&keys[k], ops, model, &meter)));
+                        let Some(key) = keys[k].lock().map(|mut h| h.take()).unwrap_or(None) else { continue };
+                        let h = prepare::prepare(ops, model, tuples, key);
+                        done.push((k, h.ops.len(), check_key(&h, ops, model, &meter)));
                     }
                     done
                 })
@@ -104,8 +117,9 @@ pub fn check_linearizable(ops: &[Op], model: ModelKind, budget: &Budget) -> Line
             .collect();
         for h in handles {
             // A worker only panics on a bug; its keys then stay `None` and are reported unknown.
-            for (k, o) in h.join().unwrap_or_default() {
+            for (k, n, o) in h.join().unwrap_or_default() {
                 outcomes[k] = Some(o);
+                ops_checked += n;
             }
         }
     });
@@ -113,17 +127,17 @@ pub fn check_linearizable(ops: &[Op], model: ModelKind, budget: &Budget) -> Line
         validity: Validity::Valid,
         model,
         keys_checked: keys.len(),
-        ops_checked: keys.iter().map(|k| k.ops.len()).sum(),
+        ops_checked,
         failures: Vec::new(),
         unknown_keys: Vec::new(),
         elapsed: Duration::ZERO,
         peak_search_bytes: meter.peak(),
     };
-    for (h, outcome) in keys.iter().zip(outcomes) {
+    for (key, outcome) in key_values.into_iter().zip(outcomes) {
         match outcome.unwrap_or_else(|| KeyOutcome::Unknown("checker thread panicked".into())) {
             KeyOutcome::Valid => {}
             KeyOutcome::Invalid(f) => result.failures.push(*f),
-            KeyOutcome::Unknown(reason) => result.unknown_keys.push(UnknownKey { key: h.key.clone(), reason }),
+            KeyOutcome::Unknown(reason) => result.unknown_keys.push(UnknownKey { key, reason }),
         }
     }
     if !result.failures.is_empty() {
@@ -173,7 +187,7 @@ fn build_events(h: &KeyHistory) -> (Vec<Event>, Vec<usize>, Vec<RegOp>) {
     (timed.into_iter().map(|t| t.2).collect(), ok_ops, classes)
 }
 
-fn check_key(h: &KeyHistory, ops: &[Op], model: ModelKind, meter: &Meter) -> KeyOutcome {
+fn check_key<H: Ops + ?Sized>(h: &KeyHistory, ops: &H, model: ModelKind, meter: &Meter) -> KeyOutcome {
     if let Some(why) = &h.unsupported {
         return KeyOutcome::Unknown(why.clone());
     }
@@ -194,7 +208,7 @@ fn check_key(h: &KeyHistory, ops: &[Op], model: ModelKind, meter: &Meter) -> Key
 }
 
 /// Builds the report for op `i` of key `h`, which could not be linearized.
-fn explain(h: &KeyHistory, ops: &[Op], i: usize, states: &[u32]) -> KeyFailure {
+fn explain<H: Ops + ?Sized>(h: &KeyHistory, ops: &H, i: usize, states: &[u32]) -> KeyFailure {
     let x = &h.ops[i];
     let done = x.complete.unwrap_or(x.call);
     let end = |o: &prepare::KOp| match o.deadline {
@@ -204,9 +218,9 @@ fn explain(h: &KeyHistory, ops: &[Op], i: usize, states: &[u32]) -> KeyFailure {
     let overlapping: Vec<&prepare::KOp> =
         h.ops.iter().enumerate().filter(|&(j, o)| j != i && o.call < done && end(o) > x.call).map(|(_, o)| o).collect();
     let concurrent: Vec<Op> =
-        overlapping.iter().take(MAX_CONCURRENT).map(|o| ops[o.complete.unwrap_or(o.call)].clone()).collect();
+        overlapping.iter().take(MAX_CONCURRENT).map(|o| ops.op(o.complete.unwrap_or(o.call))).collect();
     let possible_states: Vec<Value> = states.iter().map(|&s| h.values.value(s)).collect();
-    let op = ops[done].clone();
+    let op = ops.op(done);
     let shown = |v: &[Value]| v.iter().map(Value::to_string).collect::<Vec<_>>().join(", ");
     let message = format!(
         "{} {} (index {}) on key {} cannot be linearized: just before it completed the register could only hold [{}]; \
@@ -221,7 +235,7 @@ fn explain(h: &KeyHistory, ops: &[Op], i: usize, states: &[u32]) -> KeyFailure {
     KeyFailure {
         key: h.key.clone(),
         op,
-        invocation: ops[x.call].clone(),
+        invocation: ops.op(x.call),
         concurrent_omitted: overlapping.len() - concurrent.len(),
         concurrent,
         possible_states,

@@ -9,7 +9,7 @@
 //! that runs out turns the verdict into `Unknown`, never into a wrong `Valid` or `Invalid`.
 
 mod budget;
-mod fx;
+pub(crate) mod fx;
 mod linearizable;
 mod model;
 mod prepare;
@@ -23,9 +23,9 @@ mod tests;
 mod uses;
 
 pub use budget::Budget;
-pub use linearizable::{check_linearizable, KeyFailure, LinearizabilityResult, UnknownKey};
+pub use linearizable::{check_linearizable, check_linearizable_ops, KeyFailure, LinearizabilityResult, UnknownKey};
 pub use model::{CasRegister, ModelKind, RegOp, Register, SequentialSpec};
-pub use stats::{stats, FStats, StatsResult};
+pub use stats::{stats, stats_ops, FStats, StatsResult};
 
 use serde::{Deserialize, Serialize};
 

@@ -1,13 +1,20 @@
-//! Property: histories produced by a sequential model are always linearizable. Ops get random
-//! intervals on a few threads, take effect at a random point inside their interval (in that
-//! order, on a per-key cas register), and some are turned into `info` (applied or not), `fail`
-//! (not applied) or left without completion.
+//! Properties of the linearizability checker.
+//!
+//! - Histories produced by a sequential model are always linearizable. Ops get random
+//!   intervals on a few threads, take effect at a random point inside their interval (in that
+//!   order, on a per-key cas register), and some are turned into `info` (applied or not), `fail`
+//!   (not applied) or left without completion.
+//! - On small random histories, valid or not, the checker agrees with a brute-force reference
+//!   (`reference`) that tries every order of the ops: this checks the search's pruning (read
+//!   absorption, `info` deadlines and dominance, the beam and unlimited passes) against the
+//!   definition.
 
 use super::tests::history;
 use super::*;
 use crate::history::Op;
 use proptest::prelude::*;
 use serde_json::{json, Value};
+use std::collections::{HashMap, HashSet};
 
 /// splitmix64: enough randomness for a simulation driven by one proptest seed.
 struct Rng(u64);
@@ -139,6 +146,139 @@ fn render(sims: &[Sim], threads: u64) -> Vec<Op> {
     history(&rows)
 }
 
+/// A small random history on one key, with no model behind it: a read sees, and a cas expects,
+/// null or a value some write or cas invoked before it completed could have left, at random,
+/// so many histories are not linearizable and many are. Writes and cas store values 1..=3;
+/// some ops end `info` or `fail`, and a thread's last op may never complete.
+fn random_history(seed: u64, threads: u64, n: usize, cas: bool) -> Vec<Op> {
+    let mut rng = Rng(seed);
+    let mut free = vec![0u64; threads as usize];
+    let mut sims: Vec<Sim> = Vec::with_capacity(n);
+    let small = |rng: &mut Rng| json!(1 + rng.below(3));
+    for _ in 0..n {
+        let thread = rng.below(threads);
+        let inv = free[thread as usize] + rng.below(3);
+        let ret = inv + 1 + rng.below(6);
+        free[thread as usize] = ret;
+        let (f, arg, result) = match rng.below(if cas { 3 } else { 2 }) {
+            0 => ("read", Value::Null, Value::Null),
+            1 => ("write", small(&mut rng), Value::Null),
+            _ => ("cas", json!([null, small(&mut rng)]), Value::Null),
+        };
+        let end = match rng.below(100) {
+            0..=14 => End::Info,
+            15..=24 => End::Fail,
+            _ => End::Ok,
+        };
+        sims.push(Sim { thread, key: 0, f, arg, result, end, applied: false, times: (inv, inv, ret) });
+    }
+    for i in 0..sims.len() {
+        let before = |s: &Sim| s.times.0 < sims[i].times.2;
+        let mut seen: Vec<Value> = sims.iter().filter(|s| before(s) && s.f == "write").map(|s| s.arg.clone()).collect();
+        seen.extend(sims.iter().filter(|s| before(s) && s.f == "cas").map(|s| s.arg[1].clone()));
+        seen.push(Value::Null);
+        let pick = seen[rng.below(seen.len() as u64) as usize].clone();
+        match sims[i].f {
+            "read" => sims[i].result = pick,
+            "cas" => sims[i].arg[0] = pick,
+            _ => {}
+        }
+    }
+    for t in 0..threads {
+        if let Some(s) = sims.iter_mut().rev().find(|s| s.thread == t) {
+            if rng.below(4) == 0 {
+                s.end = End::Never;
+            }
+        }
+    }
+    render(&sims, threads)
+}
+
+/// One op for `reference`: what it does, when it was invoked and completed, whether it must
+/// take effect (ok) or may (info, or never completed).
+struct RefOp {
+    f: String,
+    /// The write's value, the cas's `[old, new]`, or the ok read's result.
+    value: Value,
+    invoke: usize,
+    complete: usize,
+    must: bool,
+}
+
+/// Brute force: whether some order of the ops is legal for the model and respects real time.
+/// Ok ops must take effect between invocation and completion; `info` ops (and invocations that
+/// never completed) at any time after their invocation, or never; `fail`ed ops never. The
+/// history is one key with `[0, v]` values.
+fn reference(ops: &[Op], cas: bool) -> bool {
+    let mut refs: Vec<RefOp> = Vec::new();
+    let mut open: HashMap<u64, usize> = HashMap::new();
+    for (pos, op) in ops.iter().enumerate() {
+        let crate::history::Process::Client(p) = op.process else { continue };
+        let v = op.value[1].clone();
+        match op.kind {
+            crate::history::OpType::Invoke => {
+                open.insert(p, refs.len());
+                refs.push(RefOp { f: op.f.clone(), value: v, invoke: pos, complete: usize::MAX, must: false });
+            }
+            kind => {
+                let Some(i) = open.remove(&p) else { continue };
+                match kind {
+                    crate::history::OpType::Ok => {
+                        refs[i].must = true;
+                        refs[i].complete = pos;
+                        if refs[i].f == "read" {
+                            refs[i].value = v;
+                        }
+                    }
+                    crate::history::OpType::Fail => refs[i].f = "failed".into(),
+                    _ => {}
+                }
+            }
+        }
+    }
+    // Failed ops never happen; reads that never returned a value change nothing.
+    refs.retain(|r| r.f != "failed" && (r.must || r.f != "read"));
+    let mut dead: HashSet<(u64, String)> = HashSet::new();
+    search(&refs, 0, &Value::Null, cas, &mut dead)
+}
+
+fn search(refs: &[RefOp], done: u64, state: &Value, cas: bool, dead: &mut HashSet<(u64, String)>) -> bool {
+    if refs.iter().enumerate().all(|(i, r)| !r.must || done & (1 << i) != 0) {
+        return true;
+    }
+    if dead.contains(&(done, state.to_string())) {
+        return false;
+    }
+    for (i, r) in refs.iter().enumerate() {
+        if done & (1 << i) != 0 {
+            continue;
+        }
+        // Every ok op that completed before this one was invoked must already have happened.
+        let blocked = refs.iter().enumerate().any(|(j, a)| a.must && done & (1 << j) == 0 && a.complete < r.invoke);
+        if blocked {
+            continue;
+        }
+        let next = match r.f.as_str() {
+            "read" => (r.value == *state).then(|| state.clone()),
+            "write" => Some(r.value.clone()),
+            "cas" if cas => (r.value[0] == *state && !state.is_null()).then(|| r.value[1].clone()),
+            _ => None,
+        };
+        if let Some(next) = next {
+            if search(refs, done | (1 << i), &next, cas, dead) {
+                return true;
+            }
+        }
+    }
+    dead.insert((done, state.to_string()));
+    false
+}
+
+fn verdict(ops: &[Op], cas: bool) -> (Validity, bool) {
+    let model = if cas { ModelKind::CasRegister } else { ModelKind::Register };
+    (check_linearizable(ops, model, &Budget::default()).validity, reference(ops, cas))
+}
+
 proptest! {
     #[test]
     fn histories_from_a_cas_register_are_linearizable(seed in any::<u64>(), threads in 1u64..6, n in 1usize..60, keys in 1u64..3) {
@@ -152,6 +292,22 @@ proptest! {
         let ops = simulate(seed, threads, n, 1, false);
         let r = check_linearizable(&ops, ModelKind::Register, &Budget::default());
         prop_assert_eq!(r.validity, Validity::Valid, "{:#?}", r);
+    }
+
+    #[test]
+    fn the_checker_agrees_with_brute_force_on_cas_registers(seed in any::<u64>(), threads in 1u64..7, n in 1usize..20) {
+        let ops = random_history(seed, threads, n, true);
+        let (got, linearizable) = verdict(&ops, true);
+        let want = if linearizable { Validity::Valid } else { Validity::Invalid };
+        prop_assert_eq!(got, want, "{:#?}", ops);
+    }
+
+    #[test]
+    fn the_checker_agrees_with_brute_force_on_registers(seed in any::<u64>(), threads in 1u64..7, n in 1usize..20) {
+        let ops = random_history(seed, threads, n, false);
+        let (got, linearizable) = verdict(&ops, false);
+        let want = if linearizable { Validity::Valid } else { Validity::Invalid };
+        prop_assert_eq!(got, want, "{:#?}", ops);
     }
 
     #[test]
@@ -178,4 +334,39 @@ fn a_tampered_simulated_history_is_caught() {
         }
     }
     assert!(caught > 40, "{caught}");
+}
+
+/// The random histories must include both verdicts and `info` ops, or the agreement with brute
+/// force proves little; and the reference itself must reject a known anomaly.
+#[test]
+fn random_histories_are_a_mix_of_valid_and_invalid() {
+    let (mut valid, mut invalid, mut with_info) = (0, 0, 0);
+    for seed in 0..300 {
+        let ops = random_history(seed, 3, 8, true);
+        if reference(&ops, true) {
+            valid += 1;
+        } else {
+            invalid += 1;
+        }
+        if ops.iter().any(|o| o.kind == crate::history::OpType::Info) {
+            with_info += 1;
+        }
+    }
+    assert!(valid > 30 && invalid > 30 && with_info > 30, "{valid} valid, {invalid} invalid, {with_info} with info");
+    let stale = super::tests::history(&[
+        (1, "invoke", "write", json!([0, 1])),
+        (1, "ok", "write", json!([0, 1])),
+        (2, "invoke", "read", json!([0, null])),
+        (2, "ok", "read", json!([0, null])),
+    ]);
+    assert!(!reference(&stale, true));
+    let late_info = super::tests::history(&[
+        (1, "invoke", "write", json!([0, 1])),
+        (1, "info", "write", json!([0, 1])),
+        (2, "invoke", "read", json!([0, null])),
+        (2, "ok", "read", json!([0, null])),
+        (2, "invoke", "read", json!([0, null])),
+        (2, "ok", "read", json!([0, 1])),
+    ]);
+    assert!(reference(&late_info, true));
 }

@@ -49,8 +49,10 @@ pub(crate) enum Outcome<S> {
     Unknown(String),
 }
 
-/// Configurations kept per completion by the first, beam-search pass.
-const BEAM: usize = 64;
+/// Configurations kept per completion by the first, beam-search pass. At concurrency 10 with
+/// unique values a completion can leave a hundred configurations; at 64 the beam dropped some
+/// on every key of the 1M-op benchmark, got stuck, and two more whole passes followed.
+const BEAM: usize = 1024;
 
 /// How a pass treats `info` effects and the size of the configuration set.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

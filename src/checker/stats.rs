@@ -9,7 +9,7 @@
 //! violation.
 
 use super::Validity;
-use crate::history::{Op, OpType, Process};
+use crate::history::{Op, OpType, Ops, Process};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -53,13 +53,19 @@ pub struct StatsResult {
 
 /// Counts client completions (nemesis ops are not counted).
 pub fn stats(ops: &[Op]) -> StatsResult {
+    stats_ops(ops)
+}
+
+/// `stats` for any `Ops`, a `CompactHistory` say.
+pub fn stats_ops<H: Ops + ?Sized>(ops: &H) -> StatsResult {
     let mut total = FStats::default();
     let mut by_f: BTreeMap<String, FStats> = BTreeMap::new();
-    for op in ops.iter().filter(|o| o.process != Process::Nemesis && o.kind != OpType::Invoke) {
-        total.add(op.kind);
-        match by_f.get_mut(op.f.as_str()) {
-            Some(s) => s.add(op.kind),
-            None => by_f.entry(op.f.clone()).or_default().add(op.kind),
+    for i in (0..ops.len()).filter(|&i| ops.process(i) != Process::Nemesis && ops.kind(i) != OpType::Invoke) {
+        let kind = ops.kind(i);
+        total.add(kind);
+        match by_f.get_mut(ops.f(i)) {
+            Some(s) => s.add(kind),
+            None => by_f.entry(ops.f(i).to_string()).or_default().add(kind),
         }
     }
     let vacuous = by_f.iter().filter(|(_, s)| s.ok == 0).map(|(f, _)| f.clone()).collect();

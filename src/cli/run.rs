@@ -8,7 +8,7 @@ use clap::{Args, ValueEnum};
 use tokio::sync::watch;
 
 use super::{CliError, NodeArgs, EXIT_INVALID, EXIT_OK, EXIT_UNKNOWN};
-use crate::checker::{check_linearizable, stats, Budget, ModelKind, Validity};
+use crate::checker::{check_linearizable_ops, stats_ops, Budget, ModelKind, Validity};
 use crate::config::{self, NodeSource, TestPlan};
 use crate::control::SshTarget;
 use crate::run::{self, RunError, RunOptions};
@@ -266,12 +266,12 @@ pub async fn check(args: CheckArgs) -> Result<u8, CliError> {
     } else {
         (args.path.clone(), None)
     };
-    let history = match args.format {
-        None => crate::history::read_history(&file),
-        Some(HistoryFormat::Jsonl) => crate::history::read_jsonl(&file),
-        Some(HistoryFormat::JepsenEdn) => crate::history::read_edn(&file),
-    }
-    .map_err(CliError::bad_input)?;
+    let format = args.format.map(|f| match f {
+        HistoryFormat::Jsonl => crate::history::Format::Jsonl,
+        HistoryFormat::JepsenEdn => crate::history::Format::JepsenEdn,
+    });
+    // Compact: a million-op history fits in a few hundred MiB.
+    let history = crate::history::read_history_compact(&file, format).map_err(CliError::bad_input)?;
     let model = match args.model {
         Some(ModelArg::Register) => ModelKind::Register,
         Some(ModelArg::CasRegister) => ModelKind::CasRegister,
@@ -279,10 +279,9 @@ pub async fn check(args: CheckArgs) -> Result<u8, CliError> {
         None => run_model.unwrap_or(ModelKind::CasRegister),
     };
     let budget = Budget { time: args.time_limit, ..Budget::default() };
-    let ops = history.ops;
     let result = tokio::task::spawn_blocking(move || {
-        let lin = check_linearizable(&ops, model, &budget);
-        (lin, stats(&ops))
+        let lin = check_linearizable_ops(&history, model, &budget);
+        (lin, stats_ops(&history))
     })
     .await
     .map_err(CliError::internal)?;

@@ -1,6 +1,7 @@
 //! `History` (the ops of a run plus the header), its `Header`, and format detection for the two
 //! on-disk forms brawl reads: its own JSON Lines and Jepsen's `history.edn`.
 
+use std::io::Read;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -93,6 +94,28 @@ pub fn read_history(path: impl AsRef<Path>) -> Result<History, HistoryError> {
             let text = std::str::from_utf8(&bytes).map_err(|e| super::edn::utf8_error(path, &bytes, &e))?;
             super::edn::parse_edn_at(text, path)
         }
+    }
+}
+
+/// Reads a history as a `CompactHistory` (for checking large histories), in `format` or, when
+/// `None`, the format `detect_format` finds. JSON Lines are read a block at a time.
+pub fn read_history_compact(
+    path: impl AsRef<Path>,
+    format: Option<Format>,
+) -> Result<super::CompactHistory, HistoryError> {
+    let path = path.as_ref();
+    let format = match format {
+        Some(f) => f,
+        None => {
+            let io = |source| HistoryError::Io { path: path.to_path_buf(), source };
+            let mut first = Vec::with_capacity(256);
+            std::fs::File::open(path).and_then(|f| f.take(256).read_to_end(&mut first)).map_err(io)?;
+            detect_format(path, &first)?
+        }
+    };
+    match format {
+        Format::Jsonl => super::read_jsonl_compact(path),
+        Format::JepsenEdn => Ok(super::CompactHistory::from(&super::read_edn(path)?)),
     }
 }
 

@@ -1,21 +1,25 @@
 //! The history: every op of a run, in order (invocations and completions). brawl writes it as
 //! JSON Lines (`HistoryWriter`, read back by `read_jsonl`), imports and exports Jepsen's
 //! `history.edn` (`read_edn`, `write_edn`), pairs invocations with completions (`pair`) and checks
-//! that a history is well formed (`validate_well_formed`). The format is described in
-//! `docs/history-format.md`.
+//! that a history is well formed (`validate_well_formed`). `CompactHistory` (read with
+//! `read_jsonl_compact`) holds a large history in a fraction of the memory, for checking; the
+//! `Ops` trait reads it and a `[Op]` alike. The format is described in `docs/history-format.md`.
 
+mod compact;
 mod edn;
 mod error;
+mod fast;
 mod format;
 mod op;
 mod pairs;
 mod reader;
 mod writer;
 
+pub use compact::{Atom, CompactHistory, Ops, ValueRef};
 pub use edn::{parse_edn, read_edn, write_edn};
 pub use error::HistoryError;
-pub use format::{detect_format, read_history, Format, Header, History, FORMAT_VERSION};
+pub use format::{detect_format, read_history, read_history_compact, Format, Header, History, FORMAT_VERSION};
 pub use op::{Op, OpType, Process};
 pub use pairs::{pair, validate_well_formed, Pair};
-pub use reader::{parse_jsonl, read_jsonl};
+pub use reader::{parse_jsonl, read_jsonl, read_jsonl_compact};
 pub use writer::HistoryWriter;
