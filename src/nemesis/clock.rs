@@ -87,9 +87,11 @@ pub fn kill_strobe() -> String {
     )
 }
 
-/// Steps the real clock by `$1` nanoseconds (shell function definition).
-const STEP_FN: &str = "step() { now=$(date +%s%N) && t=$((now + $1)) && \
-     date -s \"@$((t / 1000000000)).$(printf %09d $((t % 1000000000)))\" >/dev/null; }";
+/// Steps the real clock by `$1` nanoseconds (shell function definition). One `date` reads the
+/// clock and sets it (`date -s '+1.500000000 seconds'`): reading it in one process and setting it
+/// in another lost the time between them, up to a second on a loaded, emulated VM.
+const STEP_FN: &str = "step() { n=$1; s=+; if [ \"$n\" -lt 0 ]; then s=-; n=$((0 - n)); fi; \
+     date -s \"$s$((n / 1000000000)).$(printf %09d $((n % 1000000000))) seconds\" >/dev/null; }";
 
 /// Puts a system-strategy node's clock back by what brawl recorded, and zeroes the record.
 pub fn undo_system_offset() -> String {
@@ -99,6 +101,9 @@ pub fn undo_system_offset() -> String {
          echo 0 > {CLOCK_DIR}/offset-ns; rm -f {CLOCK_DIR}/strobe-high"
     )
 }
+
+/// Readings per node behind each reported offset.
+const OFFSET_SAMPLES: usize = 3;
 
 /// The time services brawl knows how to stop and start.
 const TIME_SERVICES: &str = "systemd-timesyncd chrony chronyd ntp ntpsec openntpd";
@@ -143,18 +148,28 @@ impl ClockNemesis {
         }
     }
 
-    /// Each node's offset from the control node's clock, in seconds (null when unreadable).
+    /// Each node's offset from the control node's clock, in seconds (null when unreadable): of
+    /// `OFFSET_SAMPLES` readings, the one with the shortest round trip (as NTP does), since the
+    /// error of a reading is up to half its round trip, which varies a lot on a loaded host.
     async fn offsets(&self, ctx: &NemesisCtx) -> BTreeMap<String, serde_json::Value> {
-        let script = self.date_script();
+        let cmd = RemoteCommand::new(self.date_script()).unchecked();
         let results = ctx
             .cluster
             .on_nodes(|node| {
-                let script = script.clone();
+                let cmd = cmd.clone();
                 async move {
-                    let t0 = now_ns();
-                    let out = node.remote.exec(&RemoteCommand::new(script).unchecked()).await.ok()?;
-                    let mid = (t0 + now_ns()) / 2;
-                    parse_ns(out.stdout.trim()).map(|t| ((t - mid) as f64 / 1e3).round() / 1e6)
+                    let mut best: Option<(i128, f64)> = None;
+                    for _ in 0..OFFSET_SAMPLES {
+                        let t0 = now_ns();
+                        let Ok(out) = node.remote.exec(&cmd).await else { continue };
+                        let t1 = now_ns();
+                        let Some(t) = parse_ns(out.stdout.trim()) else { continue };
+                        let offset = ((t - (t0 + t1) / 2) as f64 / 1e3).round() / 1e6;
+                        if best.is_none_or(|(rtt, _)| t1 - t0 < rtt) {
+                            best = Some((t1 - t0, offset));
+                        }
+                    }
+                    best.map(|(_, offset)| offset)
                 }
             })
             .await;
