@@ -165,9 +165,11 @@ pub fn parse_probe(out: &str) -> Probe {
 pub fn pick_address(host: &SshConfigHost, addrs: &[Ipv4Addr], network: Option<Network>) -> Result<Ipv4Addr, String> {
     let shown = || addrs.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", ");
     if let Some(net) = network {
-        return addrs.iter().copied().find(|a| net.contains(*a)).ok_or_else(|| {
-            format!("no address in the network given with --network (it has {})", shown())
-        });
+        return addrs
+            .iter()
+            .copied()
+            .find(|a| net.contains(*a))
+            .ok_or_else(|| format!("no address in the network given with --network (it has {})", shown()));
     }
     let vagrant_ip: Option<Ipv4Addr> = host.hostname.parse().ok();
     let forwarded = vagrant_ip.is_some_and(|ip| ip.is_loopback());
@@ -179,7 +181,9 @@ pub fn pick_address(host: &SshConfigHost, addrs: &[Ipv4Addr], network: Option<Ne
     match (candidates.as_slice(), vagrant_ip) {
         ([one], _) => Ok(*one),
         ([], Some(ip)) if !forwarded => Ok(ip),
-        ([], _) => Err(format!("no private network address (it has {}); add a private_network to the Vagrantfile", shown())),
+        ([], _) => {
+            Err(format!("no private network address (it has {}); add a private_network to the Vagrantfile", shown()))
+        }
         (many, _) => Err(format!(
             "several candidate addresses ({}); choose with --network CIDR",
             many.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", ")
@@ -213,6 +217,7 @@ pub fn vagrant_ssh_config(dir: &Path) -> Result<String, VagrantError> {
     let out = Command::new("vagrant")
         .arg("ssh-config")
         .current_dir(dir)
+        .env("VAGRANT_CWD", dir)
         .stdin(Stdio::null())
         .output()
         .map_err(|e| err(format!("cannot run vagrant: {e}")))?;
@@ -281,7 +286,8 @@ pub fn known_hosts_text(nodes: &[VagrantNode]) -> String {
 
 /// The ssh config text: for each private address, the machine's user and key.
 pub fn ssh_config_text(nodes: &[VagrantNode]) -> String {
-    let mut out = String::from("# Written by `brawl cluster vagrant`: Vagrant's per-machine keys by private address.\n");
+    let mut out =
+        String::from("# Written by `brawl cluster vagrant`: Vagrant's per-machine keys by private address.\n");
     for n in nodes {
         out.push_str(&format!("Host {}\n", n.address));
         if let Some(user) = &n.ssh.user {
@@ -385,7 +391,13 @@ pub fn nodes_file(dir: &Path) -> Result<PathBuf, VagrantError> {
 
 /// The address part of a node for printing.
 pub fn describe(n: &VagrantNode) -> String {
-    format!("{}  {}  ({} host keys; vagrant ssh via {})", n.ssh.name, IpAddr::V4(n.address), n.host_keys.len(), n.ssh.hostname)
+    format!(
+        "{}  {}  ({} host keys; vagrant ssh via {})",
+        n.ssh.name,
+        IpAddr::V4(n.address),
+        n.host_keys.len(),
+        n.ssh.hostname
+    )
 }
 
 #[cfg(test)]
