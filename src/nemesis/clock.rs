@@ -75,15 +75,21 @@ fn write_offset(content: &str) -> String {
     format!("printf '%s\\n' {} > {OFFSET_FILE}.tmp && mv -f {OFFSET_FILE}.tmp {OFFSET_FILE}", quote(content))
 }
 
-/// Stops any strobe loop (its whole process group, found by pid file or by its marker) and
-/// waits until it is gone, so it cannot write after us. Prints `killed strobe loop <pid>`.
+/// Stops any strobe loop and waits until it is gone, so it cannot write after us. Prints
+/// `killed strobe loop <pid>`. The loop is asked first (`strobe-stop`), and ends at its low point
+/// with the clock (or offset file) back where it started; killing it mid-flip, between a step and
+/// its record, left the system clock a strobe delta off after reset. After 10 s it is killed
+/// (its whole process group, found by pid file or by its marker).
 pub fn kill_strobe() -> String {
     // The marker is assembled at run time so this script's own command line never matches it.
     format!(
-        "m=brawl; m=$m-strobe; for p in $(cat {CLOCK_DIR}/strobe.pid 2>/dev/null) $(pgrep -f \"^sh -c : $m\" 2>/dev/null); do \
-         grep -qs \"$m\" /proc/$p/cmdline || continue; kill -KILL -- -$p 2>/dev/null || kill -KILL $p 2>/dev/null; \
+        "m=brawl; m=$m-strobe; touch {CLOCK_DIR}/strobe-stop 2>/dev/null; \
+         for p in $(cat {CLOCK_DIR}/strobe.pid 2>/dev/null) $(pgrep -f \"^sh -c : $m\" 2>/dev/null); do \
+         grep -qs \"$m\" /proc/$p/cmdline || continue; \
+         for i in $(seq 200); do grep -qs '^State:[[:space:]]*[^Z]' /proc/$p/status || break; sleep 0.05; done; \
+         kill -KILL -- -$p 2>/dev/null || kill -KILL $p 2>/dev/null; \
          for i in $(seq 100); do grep -qs '^State:[[:space:]]*[^Z]' /proc/$p/status || break; sleep 0.01; done; \
-         echo \"killed strobe loop $p\"; done; rm -f {CLOCK_DIR}/strobe.pid"
+         echo \"killed strobe loop $p\"; done; rm -f {CLOCK_DIR}/strobe.pid {CLOCK_DIR}/strobe-stop"
     )
 }
 
@@ -204,7 +210,7 @@ impl ClockNemesis {
                     (write_offset(&format_offset(cur + d)), write_offset(&format_offset(cur)))
                 };
                 let prelude = if sys { STEP_FN } else { ":" };
-                let body = format!(": brawl-strobe; {prelude}; i=0; while [ $i -lt {flips} ]; do {high}; sleep {sleep}; {low}; sleep {sleep}; i=$((i+1)); done");
+                let body = format!(": brawl-strobe; {prelude}; i=0; while [ $i -lt {flips} ] && [ ! -e {CLOCK_DIR}/strobe-stop ]; do {high}; sleep {sleep}; {low}; sleep {sleep}; i=$((i+1)); done");
                 let s = format!("{}; mkdir -p {CLOCK_DIR} && {{ setsid sh -c {} </dev/null >/dev/null 2>&1 & echo $! > {CLOCK_DIR}/strobe.pid; }}", kill_strobe(), quote(&body));
                 (s, cur)
             }
