@@ -9,6 +9,7 @@
 //! - `nemesis`: fault injection (`Nemesis`, `Compose`): partitions, packets, kill/pause, clocks; schedules.
 //! - `checker`: pure verdicts over a history: linearizability (register, cas, kv) and stats.
 //! - `local`: brawl's own local cluster: nodes in namespaces on this machine, each with its sshd.
+//! - `vagrant`: clusters of Vagrant machines: `vagrant ssh-config` → a nodes file with recorded host keys.
 //! - `run`: one test run from setup to verdict, stored in `reports/<test>/<timestamp>/`.
 //! - `report`: `report.html` from a run's results.
 //! - `campaign`: tests × fault schedules × repetitions, a campaign page and one JUnit file.
@@ -30,4 +31,5 @@ pub mod nemesis;
 pub mod report;
 pub mod run;
 pub mod serve;
+pub mod vagrant;
 pub mod workload;

@@ -1,4 +1,5 @@
-//! `brawl cluster up | down | status | list`: brawl's local cluster.
+//! `brawl cluster up | down | status | list`: brawl's local cluster; `brawl cluster vagrant`: a
+//! nodes file for the machines of a Vagrantfile.
 
 use std::time::Duration;
 
@@ -39,6 +40,17 @@ pub enum ClusterCmd {
     },
     /// List the local clusters on this machine.
     List,
+    /// Write a nodes file for the machines of a Vagrantfile (they must be up): user vagrant with
+    /// sudo, Vagrant's per-machine keys, each machine's private address, and its host keys
+    /// recorded in a known_hosts file so checking stays strict. Then use `--vagrant DIR`.
+    Vagrant {
+        /// The directory of the Vagrantfile.
+        #[arg(long, default_value = "vagrant")]
+        dir: std::path::PathBuf,
+        /// The private network the tests use, when a machine has several candidate addresses.
+        #[arg(long, value_name = "CIDR")]
+        network: Option<String>,
+    },
 }
 
 /// Runs a cluster subcommand.
@@ -76,6 +88,7 @@ pub async fn run(cmd: ClusterCmd) -> Result<u8, CliError> {
             Ok(EXIT_OK)
         }
         ClusterCmd::Status { name } => status(&name).await,
+        ClusterCmd::Vagrant { dir, network } => vagrant(&dir, network.as_deref()).await,
         ClusterCmd::List => {
             for name in local::list() {
                 let layout = Layout::new(&name)?;
@@ -92,6 +105,20 @@ pub async fn run(cmd: ClusterCmd) -> Result<u8, CliError> {
             Ok(EXIT_OK)
         }
     }
+}
+
+/// Reads the Vagrant machines in `dir` and writes their nodes file.
+async fn vagrant(dir: &std::path::Path, network: Option<&str>) -> Result<u8, CliError> {
+    let network = network.map(crate::vagrant::Network::parse).transpose().map_err(CliError::bad_input)?;
+    let nodes = crate::vagrant::discover(dir, network).await.map_err(CliError::bad_input)?;
+    let file = crate::vagrant::write_files(dir, &nodes).map_err(CliError::internal)?;
+    println!("{} Vagrant machines in {}:", nodes.len(), dir.display());
+    for n in &nodes {
+        println!("  {}", crate::vagrant::describe(n));
+    }
+    println!("nodes file: {}", file.display());
+    println!("use it with --vagrant {} (or --nodes-file {})", dir.display(), file.display());
+    Ok(EXIT_OK)
 }
 
 /// Prints each node: its namespace, its processes, and whether SSH answers with its hostname.

@@ -1,4 +1,5 @@
-//! Choosing nodes on the command line: `--cluster NAME` or `--nodes-file FILE`, then `--nodes`.
+//! Choosing nodes on the command line: `--cluster NAME`, `--nodes-file FILE` or `--vagrant DIR`,
+//! then `--nodes`.
 
 use std::path::PathBuf;
 
@@ -11,21 +12,33 @@ use crate::control::SshTarget;
 #[derive(Debug, Clone, Args)]
 pub struct NodeArgs {
     /// A local cluster made by `brawl cluster up` (default: local).
-    #[arg(long, value_name = "NAME", conflicts_with = "nodes_file")]
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["nodes_file", "vagrant"])]
     pub cluster: Option<String>,
     /// A nodes file (YAML) naming any SSH hosts.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "vagrant")]
     pub nodes_file: Option<PathBuf>,
+    /// The machines of the Vagrantfile in DIR (its nodes file is written by `brawl cluster
+    /// vagrant`, and again whenever Vagrant recreated a machine).
+    #[arg(long, value_name = "DIR")]
+    pub vagrant: Option<PathBuf>,
     /// Only these nodes, by name (comma-separated).
     #[arg(long, value_name = "n1,n3", value_delimiter = ',')]
     pub nodes: Vec<String>,
 }
 
 impl NodeArgs {
+    /// Arguments naming a local cluster, a nodes file or a Vagrant directory, with all nodes.
+    pub fn new(cluster: Option<String>, nodes_file: Option<PathBuf>, vagrant: Option<PathBuf>) -> Self {
+        NodeArgs { cluster, nodes_file, vagrant, nodes: Vec::new() }
+    }
+
     /// The nodes file these arguments point at.
     pub fn nodes_file_path(&self) -> Result<PathBuf, CliError> {
         if let Some(file) = &self.nodes_file {
             return Ok(file.clone());
+        }
+        if let Some(dir) = &self.vagrant {
+            return crate::vagrant::nodes_file(dir).map_err(CliError::bad_input);
         }
         let name = self.cluster.as_deref().unwrap_or("local");
         let layout = crate::local::Layout::new(name)?;

@@ -19,11 +19,15 @@ pub struct RunArgs {
     /// The test file (YAML).
     file: PathBuf,
     /// Run on this local cluster instead of the test's nodes.
-    #[arg(long, value_name = "NAME", conflicts_with = "nodes_file")]
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["nodes_file", "vagrant"])]
     cluster: Option<String>,
     /// Run on the nodes of this nodes file instead of the test's nodes.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "vagrant")]
     nodes_file: Option<PathBuf>,
+    /// Run on the machines of the Vagrantfile in DIR instead of the test's nodes (through the
+    /// nodes file `brawl cluster vagrant` writes).
+    #[arg(long, value_name = "DIR")]
+    vagrant: Option<PathBuf>,
     /// Override the test's time limit (e.g. 30s, 5m).
     #[arg(long, value_parser = humantime::parse_duration)]
     time_limit: Option<Duration>,
@@ -161,9 +165,13 @@ pub fn run_error(e: RunError) -> CliError {
 
 /// Runs the test and exits with its verdict: 0 valid, 1 invalid, 2 unknown.
 pub async fn run(args: RunArgs) -> Result<u8, CliError> {
+    let nodes_file = match &args.vagrant {
+        Some(dir) => Some(crate::vagrant::nodes_file(dir).map_err(CliError::bad_input)?),
+        None => args.nodes_file.clone(),
+    };
     let o = Overrides {
         cluster: args.cluster.clone(),
-        nodes_file: args.nodes_file.clone(),
+        nodes_file,
         time_limit: args.time_limit,
         concurrency: args.concurrency,
         rate: args.rate,
@@ -202,14 +210,12 @@ pub async fn run(args: RunArgs) -> Result<u8, CliError> {
 
 /// The nodes a run uses: the command line's, else the test's; with the test's ssh overrides.
 fn targets(plan: &TestPlan, args: &Overrides) -> Result<Vec<SshTarget>, CliError> {
-    let nodes = NodeArgs { cluster: args.cluster.clone(), nodes_file: args.nodes_file.clone(), nodes: vec![] };
+    let nodes = NodeArgs::new(args.cluster.clone(), args.nodes_file.clone(), None);
     let mut targets = if args.cluster.is_some() || args.nodes_file.is_some() {
         nodes.targets()?
     } else {
         match &plan.nodes {
-            NodeSource::Cluster(name) => {
-                NodeArgs { cluster: Some(name.clone()), nodes_file: None, nodes: vec![] }.targets()?
-            }
+            NodeSource::Cluster(name) => NodeArgs::new(Some(name.clone()), None, None).targets()?,
             NodeSource::NodesFile(path) => config::load_nodes_file(path).map_err(CliError::bad_input)?,
             NodeSource::Hosts(hosts) => hosts.iter().map(|h| SshTarget::new(h.clone(), h.clone())).collect(),
         }

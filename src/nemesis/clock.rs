@@ -75,21 +75,29 @@ fn write_offset(content: &str) -> String {
     format!("printf '%s\\n' {} > {OFFSET_FILE}.tmp && mv -f {OFFSET_FILE}.tmp {OFFSET_FILE}", quote(content))
 }
 
-/// Stops any strobe loop (its whole process group, found by pid file or by its marker) and
-/// waits until it is gone, so it cannot write after us. Prints `killed strobe loop <pid>`.
+/// Stops any strobe loop and waits until it is gone, so it cannot write after us. Prints
+/// `killed strobe loop <pid>`. The loop is asked first (`strobe-stop`), and ends at its low point
+/// with the clock (or offset file) back where it started; killing it mid-flip, between a step and
+/// its record, left the system clock a strobe delta off after reset. After 10 s it is killed
+/// (its whole process group, found by pid file or by its marker).
 pub fn kill_strobe() -> String {
     // The marker is assembled at run time so this script's own command line never matches it.
     format!(
-        "m=brawl; m=$m-strobe; for p in $(cat {CLOCK_DIR}/strobe.pid 2>/dev/null) $(pgrep -f \"^sh -c : $m\" 2>/dev/null); do \
-         grep -qs \"$m\" /proc/$p/cmdline || continue; kill -KILL -- -$p 2>/dev/null || kill -KILL $p 2>/dev/null; \
+        "m=brawl; m=$m-strobe; touch {CLOCK_DIR}/strobe-stop 2>/dev/null; \
+         for p in $(cat {CLOCK_DIR}/strobe.pid 2>/dev/null) $(pgrep -f \"^sh -c : $m\" 2>/dev/null); do \
+         grep -qs \"$m\" /proc/$p/cmdline || continue; \
+         for i in $(seq 200); do grep -qs '^State:[[:space:]]*[^Z]' /proc/$p/status || break; sleep 0.05; done; \
+         kill -KILL -- -$p 2>/dev/null || kill -KILL $p 2>/dev/null; \
          for i in $(seq 100); do grep -qs '^State:[[:space:]]*[^Z]' /proc/$p/status || break; sleep 0.01; done; \
-         echo \"killed strobe loop $p\"; done; rm -f {CLOCK_DIR}/strobe.pid"
+         echo \"killed strobe loop $p\"; done; rm -f {CLOCK_DIR}/strobe.pid {CLOCK_DIR}/strobe-stop"
     )
 }
 
-/// Steps the real clock by `$1` nanoseconds (shell function definition).
-const STEP_FN: &str = "step() { now=$(date +%s%N) && t=$((now + $1)) && \
-     date -s \"@$((t / 1000000000)).$(printf %09d $((t % 1000000000)))\" >/dev/null; }";
+/// Steps the real clock by `$1` nanoseconds (shell function definition). One `date` reads the
+/// clock and sets it (`date -s '+1.500000000 seconds'`): reading it in one process and setting it
+/// in another lost the time between them, up to a second on a loaded, emulated VM.
+const STEP_FN: &str = "step() { n=$1; s=+; if [ \"$n\" -lt 0 ]; then s=-; n=$((0 - n)); fi; \
+     date -s \"$s$((n / 1000000000)).$(printf %09d $((n % 1000000000))) seconds\" >/dev/null; }";
 
 /// Puts a system-strategy node's clock back by what brawl recorded, and zeroes the record.
 pub fn undo_system_offset() -> String {
@@ -99,6 +107,9 @@ pub fn undo_system_offset() -> String {
          echo 0 > {CLOCK_DIR}/offset-ns; rm -f {CLOCK_DIR}/strobe-high"
     )
 }
+
+/// Readings per node behind each reported offset.
+const OFFSET_SAMPLES: usize = 3;
 
 /// The time services brawl knows how to stop and start.
 const TIME_SERVICES: &str = "systemd-timesyncd chrony chronyd ntp ntpsec openntpd";
@@ -143,18 +154,28 @@ impl ClockNemesis {
         }
     }
 
-    /// Each node's offset from the control node's clock, in seconds (null when unreadable).
+    /// Each node's offset from the control node's clock, in seconds (null when unreadable): of
+    /// `OFFSET_SAMPLES` readings, the one with the shortest round trip (as NTP does), since the
+    /// error of a reading is up to half its round trip, which varies a lot on a loaded host.
     async fn offsets(&self, ctx: &NemesisCtx) -> BTreeMap<String, serde_json::Value> {
-        let script = self.date_script();
+        let cmd = RemoteCommand::new(self.date_script()).unchecked();
         let results = ctx
             .cluster
             .on_nodes(|node| {
-                let script = script.clone();
+                let cmd = cmd.clone();
                 async move {
-                    let t0 = now_ns();
-                    let out = node.remote.exec(&RemoteCommand::new(script).unchecked()).await.ok()?;
-                    let mid = (t0 + now_ns()) / 2;
-                    parse_ns(out.stdout.trim()).map(|t| ((t - mid) as f64 / 1e3).round() / 1e6)
+                    let mut best: Option<(i128, f64)> = None;
+                    for _ in 0..OFFSET_SAMPLES {
+                        let t0 = now_ns();
+                        let Ok(out) = node.remote.exec(&cmd).await else { continue };
+                        let t1 = now_ns();
+                        let Some(t) = parse_ns(out.stdout.trim()) else { continue };
+                        let offset = ((t - (t0 + t1) / 2) as f64 / 1e3).round() / 1e6;
+                        if best.is_none_or(|(rtt, _)| t1 - t0 < rtt) {
+                            best = Some((t1 - t0, offset));
+                        }
+                    }
+                    best.map(|(_, offset)| offset)
                 }
             })
             .await;
@@ -189,7 +210,7 @@ impl ClockNemesis {
                     (write_offset(&format_offset(cur + d)), write_offset(&format_offset(cur)))
                 };
                 let prelude = if sys { STEP_FN } else { ":" };
-                let body = format!(": brawl-strobe; {prelude}; i=0; while [ $i -lt {flips} ]; do {high}; sleep {sleep}; {low}; sleep {sleep}; i=$((i+1)); done");
+                let body = format!(": brawl-strobe; {prelude}; i=0; while [ $i -lt {flips} ] && [ ! -e {CLOCK_DIR}/strobe-stop ]; do {high}; sleep {sleep}; {low}; sleep {sleep}; i=$((i+1)); done");
                 let s = format!("{}; mkdir -p {CLOCK_DIR} && {{ setsid sh -c {} </dev/null >/dev/null 2>&1 & echo $! > {CLOCK_DIR}/strobe.pid; }}", kill_strobe(), quote(&body));
                 (s, cur)
             }

@@ -89,3 +89,19 @@ async fn a_bad_value_is_a_failed_op() {
     let rec = n.invoke(&ctx, &FaultOp::new("bump-clock", json!({"delta": 3}))).await;
     assert_eq!(rec.error.as_deref(), Some("bump-clock needs an integer \"delta-ms\""));
 }
+
+/// On a loaded, emulated VM, reading the clock in one `date` and setting it in another lost up
+/// to a second per step; one relative `date -s` reads and sets it in the same process.
+#[test]
+fn issue_6_a_system_clock_step_is_one_relative_date() {
+    for (ns, want) in [
+        (2_000_000_000i64, "-s +2.000000000 seconds"),
+        (-1_500_000_000, "-s -1.500000000 seconds"),
+        (250_000_000, "-s +0.250000000 seconds"),
+        (-7, "-s -0.000000007 seconds"),
+    ] {
+        let script = format!("date() {{ echo \"$@\" >&2; }}; {STEP_FN}; step {ns}");
+        let out = std::process::Command::new("sh").arg("-c").arg(&script).output().expect("sh runs");
+        assert_eq!(String::from_utf8_lossy(&out.stderr).trim(), want, "step {ns}");
+    }
+}

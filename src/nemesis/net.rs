@@ -49,8 +49,14 @@ pub fn ip_list<'a>(ips: &BTreeMap<String, IpAddr>, nodes: impl IntoIterator<Item
     nodes.into_iter().filter_map(|n| ips.get(n)).map(|ip| ip.to_string()).collect::<Vec<_>>().join(",")
 }
 
-/// The shell expression for the node's first non-loopback interface (`eth0`).
-pub const IFACE: &str = "$(ip -o link show | awk -F': ' '$2 != \"lo\" {print $2; exit}' | cut -d@ -f1)";
+/// The shell expression for the interface the node reaches `ip` through. Not simply the first
+/// one: a Vagrant VM has its management NIC first and the network between the nodes second.
+pub fn route_dev(ip: &IpAddr) -> String {
+    format!("$(ip -o route get {ip} | sed -n 's/.* dev \\([^ ]*\\).*/\\1/p')")
+}
+
+/// The shell loop head over every interface of the node (`$dev`).
+pub const EACH_DEV: &str = "for dev in $(ls /sys/class/net); do";
 
 /// Runs a root shell command on a node, checked and safe to retry.
 pub async fn run(node: &Node, script: String) -> Result<CmdOutput, NemesisError> {

@@ -13,7 +13,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::net::{self, IFACE, NETEM_HANDLE, PACKET_CHAIN, QDISC_HANDLE};
+use super::net::{self, EACH_DEV, NETEM_HANDLE, PACKET_CHAIN, QDISC_HANDLE};
 use super::spec::PacketSpec;
 use super::targets::{resolve, Targets};
 use super::{join_errors, FaultOp, FaultRecord, Nemesis, NemesisCtx, NemesisError};
@@ -116,14 +116,15 @@ impl PacketNemesis {
             ));
         }
         if let Some(args) = b.netem_args() {
-            s.push_str(&format!(" && dev={IFACE} && {{ {}; }}", del_qdisc("$dev")));
-            s.push_str(&format!(
-                " && tc qdisc add dev $dev root handle {QDISC_HANDLE} prio bands 4 priomap 1 2 2 2 1 2 0 0 1 1 1 1 1 1 1 1 \
-                 && tc qdisc add dev $dev parent {QDISC_HANDLE}4 handle {NETEM_HANDLE} netem {args}"
-            ));
+            s.push_str(&format!(" && {{ {}; }}", del_all_qdiscs()));
+            // Each peer through the interface that routes to it, with one prio + netem per interface.
             for peer in peers.iter().filter_map(|p| ctx.ips.get(p)) {
                 s.push_str(&format!(
-                    " && tc filter add dev $dev parent {QDISC_HANDLE}0 protocol ip prio 1 u32 match ip dst {peer}/32 flowid {QDISC_HANDLE}4"
+                    " && dev={} && {{ tc qdisc show dev $dev | grep -q 'qdisc prio {QDISC_HANDLE} root' \
+                     || {{ tc qdisc add dev $dev root handle {QDISC_HANDLE} prio bands 4 priomap 1 2 2 2 1 2 0 0 1 1 1 1 1 1 1 1 \
+                     && tc qdisc add dev $dev parent {QDISC_HANDLE}4 handle {NETEM_HANDLE} netem {args}; }}; }} \
+                     && tc filter add dev $dev parent {QDISC_HANDLE}0 protocol ip prio 1 u32 match ip dst {peer}/32 flowid {QDISC_HANDLE}4",
+                    net::route_dev(peer)
                 ));
             }
         }
@@ -181,7 +182,7 @@ impl PacketNemesis {
     }
 
     async fn stop(&mut self, ctx: &NemesisCtx, op: &FaultOp) -> FaultRecord {
-        let script = format!("{} && dev={IFACE} && {{ {}; }}", net::flush_chain(PACKET_CHAIN), del_qdisc("$dev"));
+        let script = format!("{} && {{ {}; }}", net::flush_chain(PACKET_CHAIN), del_all_qdiscs());
         let results = ctx.cluster.on_nodes(|node| net::run(node, script.clone())).await;
         let errors: Vec<(String, String)> =
             results.into_iter().filter_map(|(n, r)| r.err().map(|e| (n, e.to_string()))).collect();
@@ -192,6 +193,11 @@ impl PacketNemesis {
             error: join_errors(&errors),
         }
     }
+}
+
+/// Deletes brawl's root qdisc from every interface that has one.
+fn del_all_qdiscs() -> String {
+    format!("{EACH_DEV} {} || exit 1; done", del_qdisc("$dev"))
 }
 
 /// Deletes the root qdisc of `dev` only when it is brawl's (handle `b7a:`).
@@ -236,7 +242,7 @@ impl Nemesis for PacketNemesis {
     }
 
     async fn teardown(&mut self, ctx: &NemesisCtx) -> Result<(), NemesisError> {
-        let script = format!("{}; dev={IFACE}; {}", net::remove_chain(PACKET_CHAIN), del_qdisc("$dev"));
+        let script = format!("{}; {}", net::remove_chain(PACKET_CHAIN), del_all_qdiscs());
         let mut first = Ok(());
         for (_, r) in ctx.cluster.on_nodes(|node| net::run(node, script.clone())).await {
             if let (Err(e), true) = (r, first.is_ok()) {
