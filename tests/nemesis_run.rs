@@ -304,3 +304,28 @@ async fn a_process_started_like_the_sut_sees_bump_strobe_and_reset() {
         common::sh(c.remote(node).as_ref(), "kill $(cat /run/brawl-probe.pid)").await;
     }
 }
+
+#[test]
+fn the_vm_test_file_runs_unchanged_on_a_local_cluster_with_the_faketime_clock() {
+    let _c = TestCluster::up("t-vmfile", 3);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let reports = dir.path().join("reports");
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/vm/etcd-register.yaml");
+    let out = brawl(&["run", file, "--cluster", "t-vmfile", "--reports", reports.to_str().expect("utf8")]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let run = std::fs::canonicalize(reports.join("latest")).expect("run");
+    let history = std::fs::read_to_string(run.join("history.jsonl")).expect("history");
+    let clock_ops: Vec<serde_json::Value> = history
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|op| op["f"] == "bump-clock" && op["value"]["strategy"].is_string())
+        .collect();
+    assert_eq!(clock_ops.len(), 3, "three bumps journaled with their outcome");
+    for op in &clock_ops {
+        assert_eq!(op["value"]["strategy"], "faketime", "{op}");
+        assert!(op["value"]["clock-offsets"].is_object(), "{op}");
+    }
+    // The first bump moved n1 by +2 s, as seen by a program started under libfaketime.
+    let n1 = clock_ops[0]["value"]["clock-offsets"]["n1"].as_f64().expect("n1's offset");
+    assert!((n1 - 2.0).abs() < 0.5, "n1 after a +2 s bump: {n1} s; {}", clock_ops[0]);
+}
