@@ -11,7 +11,7 @@ export DEBIAN_FRONTEND=noninteractive
 
 if command -v vagrant >/dev/null && vagrant plugin list 2>/dev/null | grep -q vagrant-libvirt &&
    command -v libvirtd >/dev/null && command -v qemu-system-x86_64 >/dev/null &&
-   command -v debootstrap >/dev/null && command -v dnsmasq >/dev/null && command -v bc >/dev/null; then
+   command -v debootstrap >/dev/null && command -v dnsmasq >/dev/null; then
   exit 0   # already installed
 fi
 
@@ -40,4 +40,4 @@ done
 $APT install -y --no-install-recommends -t bookworm-backports qemu-system-x86 qemu-utils
 # shellcheck disable=SC2086
 $APT install -y --no-install-recommends vagrant vagrant-libvirt dnsmasq-base debootstrap \
-    openssh-client e2fsprogs bc $LIBVIRT
+    openssh-client e2fsprogs $LIBVIRT
