@@ -111,7 +111,7 @@ fn quantiles(samples: &mut [Duration]) -> String {
 /// scheduled instant until `invoke` returned (every node's rules in place), then the heal.
 async fn faults(args: FaultsArgs) -> Result<u8, CliError> {
     use crate::nemesis::{FaultOp, Nemesis, NemesisCtx, NemesisSpec};
-    let local = args.nodes.nodes_file.is_none();
+    let local = args.nodes.nodes_file.is_none() && args.nodes.vagrant.is_none();
     let targets = args.nodes.targets()?;
     let n = targets.len();
     let cluster = Cluster::connect(targets).await.map_err(|errors| {

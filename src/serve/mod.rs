@@ -101,6 +101,10 @@ async fn handle(State(reports): State<PathBuf>, uri: Uri, Query(filter): Query<i
     }
 }
 
+/// What a listing's links percent-encode: everything but letters, digits and `/ . - _`.
+const HREF: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'/').remove(b'.').remove(b'-').remove(b'_');
+
 /// A directory's entries as links.
 fn listing(dir: &Path, path: &str) -> String {
     use crate::report::escape;
@@ -123,12 +127,7 @@ fn listing(dir: &Path, path: &str) -> String {
         p = escape(path)
     );
     for n in names {
-        let href = percent_encoding::utf8_percent_encode(&n, percent_encoding::NON_ALPHANUMERIC)
-            .to_string()
-            .replace("%2F", "/")
-            .replace("%2E", ".")
-            .replace("%2D", "-")
-            .replace("%5F", "_");
+        let href = percent_encoding::utf8_percent_encode(&n, HREF).to_string();
         h.push_str(&format!("<li><a href=\"{}\">{}</a></li>\n", escape(&href), escape(&n)));
     }
     h.push_str("</ul></body></html>\n");
@@ -164,5 +163,17 @@ mod tests {
             assert!(matches!(resolve(&reports, bad), Err(Refused::Outside(_))), "{bad} was not refused");
         }
         assert!(matches!(resolve(&reports, "/nope"), Err(Refused::NotFound(_))));
+    }
+
+    #[test]
+    fn a_listing_links_each_entry_encoded_and_escaped() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(tmp.path().join("n1")).expect("mkdir");
+        std::fs::write(tmp.path().join("etcd-log_1.txt"), "").expect("write");
+        std::fs::write(tmp.path().join("a b<c>.txt"), "").expect("write");
+        let h = listing(tmp.path(), "/run/");
+        assert!(h.contains("href=\"n1/\""), "{h}");
+        assert!(h.contains("href=\"etcd-log_1.txt\""), "{h}");
+        assert!(h.contains("href=\"a%20b%3Cc%3E.txt\">a b&lt;c&gt;.txt</a>"), "{h}");
     }
 }
