@@ -74,6 +74,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         warnings: stats_warnings(&st),
         linearizable: lin,
         stats: st,
+        checkers: Vec::new(),
         history_ops: history.len() as u64,
         interrupted: false,
         node_logs: vec![],

@@ -110,6 +110,7 @@ fn run_dir(dir: &Path, test: &str, ops: &[Op], test_yaml: &str, argv: &[&str]) -
         warnings: stats_warnings(&st),
         linearizable: lin,
         stats: st,
+        checkers: Vec::new(),
         history_ops: ops.len() as u64,
         interrupted: false,
         node_logs: vec!["n1/etcd.log".into()],

@@ -3,6 +3,8 @@
 //! - `linearizable`: the linearizability checker (`check_linearizable`) for register, cas-register
 //!   and key-value histories; `model` holds the sequential models, `prepare` splits a history by
 //!   key and `search` runs the per-key search under a `Budget`.
+//! - `outcome`: `CheckOutcome`, the one result shape of every other checker (sets, counters,
+//!   banks, queues, transactions ...), and `ShapeError` for a history that does not fit a model.
 //! - `stats`: ok / fail / info counts per `f` (`stats`), flagging fs that never succeeded.
 //!
 //! Checkers never do I/O and never read the wall clock except to enforce a `Budget`; a budget
@@ -12,6 +14,7 @@ mod budget;
 pub(crate) mod fx;
 mod linearizable;
 mod model;
+pub mod outcome;
 mod prepare;
 #[cfg(test)]
 mod proptests;
@@ -25,18 +28,20 @@ mod uses;
 pub use budget::Budget;
 pub use linearizable::{check_linearizable, check_linearizable_ops, KeyFailure, LinearizabilityResult, UnknownKey};
 pub use model::{CasRegister, ModelKind, RegOp, Register, SequentialSpec};
+pub use outcome::{Anomaly, CheckOutcome, CycleStep, ShapeError};
 pub use stats::{stats, stats_ops, FStats, StatsResult};
 
 use serde::{Deserialize, Serialize};
 
 /// A checker's verdict. `Invalid > Unknown > Valid`, so verdicts merge with `max()`, like
 /// Jepsen's valid-priorities: one invalid part makes the whole invalid.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Validity {
     /// The history satisfies the property.
     Valid,
     /// The checker could not decide (budget exhausted, unsupported ops, nothing to check).
+    #[default]
     Unknown,
     /// The history violates the property.
     Invalid,

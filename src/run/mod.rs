@@ -198,6 +198,7 @@ async fn run_in(
         seed,
         linearizable: lin,
         stats: stats_result,
+        checkers: Vec::new(),
         warnings,
         history_ops: summary.ops,
         interrupted,

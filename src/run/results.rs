@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::history::{Op, Process};
 use crate::nemesis::FaultKind;
 
-use crate::checker::{LinearizabilityResult, StatsResult, Validity};
+use crate::checker::{CheckOutcome, LinearizabilityResult, StatsResult, Validity};
 
 /// The current version of the results format.
 pub const RESULTS_VERSION: u32 = 1;
@@ -33,6 +33,9 @@ pub struct Results {
     pub linearizable: LinearizabilityResult,
     /// ok / fail / info counts per f.
     pub stats: StatsResult,
+    /// Every other checker the workload runs (sets, counters, transactions ...), in order.
+    #[serde(default)]
+    pub checkers: Vec<CheckOutcome>,
     /// Things a reader should know that do not change the verdict (a vacuous run, an interrupted run).
     pub warnings: Vec<String>,
     /// Ops in the history (invocations and completions).
