@@ -11,6 +11,7 @@
 //! that runs out turns the verdict into `Unknown`, never into a wrong `Valid` or `Invalid`.
 
 mod budget;
+mod elements;
 pub(crate) mod fx;
 mod linearizable;
 mod model;
@@ -19,6 +20,7 @@ mod prepare;
 #[cfg(test)]
 mod proptests;
 mod search;
+pub mod set;
 mod slots;
 mod stats;
 #[cfg(test)]
