@@ -110,6 +110,7 @@ pub fn render(run: &RunFiles) -> String {
         );
     }
     anomalies(&mut h, run, &d);
+    super::outcomes::sections(&mut h, &run.results.checkers, &run.history);
     process_timeline(&mut h, run, &d);
     counts(&mut h, run);
     reproduce(&mut h, run);
@@ -161,10 +162,12 @@ fn checkers(h: &mut String, run: &RunFiles) {
     }
     let _ = write!(
         h,
-        "<tr><td>stats</td><td class={v}>{v}</td><td class=l>{}</td></tr></table>",
+        "<tr><td>stats</td><td class={v}>{v}</td><td class=l>{}</td></tr>",
         escape(&reason),
         v = verdict(st.validity)
     );
+    super::outcomes::verdict_rows(h, &r.checkers);
+    h.push_str("</table>");
 }
 
 fn availability_section(h: &mut String, d: &Digest, a: &Availability) {

@@ -1,5 +1,5 @@
 //! `junit.xml`: one test suite per run (named after the test), one test case per checker
-//! (`linearizable`, `stats`), for CI systems. A valid checker passes; an invalid one is a
+//! (`linearizable`, `stats`, then every `Results.checkers` outcome), for CI systems. A valid checker passes; an invalid one is a
 //! `<failure>` whose message and text explain it; an **unknown** verdict is an `<error>` of
 //! type `unknown`: brawl could not decide, which CI must not take as a pass, yet it is not a
 //! proven violation either. The output validates against Jenkins' `junit-10.xsd`
@@ -66,13 +66,14 @@ pub fn junit_xml(r: &Results) -> Result<String, quick_junit::SerializeError> {
     stats_case.set_classname(format!("brawl.{}", r.test));
 
     suite.add_test_cases([lin_case, stats_case]);
+    suite.add_test_cases(super::outcomes::junit_cases(&r.checkers, &format!("brawl.{}", r.test)));
     let mut report = Report::new("brawl");
     report.add_test_suite(suite);
     report.to_string()
 }
 
 /// A test case for one verdict.
-fn case(name: &str, v: Validity, message: &str, text: &str) -> TestCase {
+pub(super) fn case(name: &str, v: Validity, message: &str, text: &str) -> TestCase {
     let status = match v {
         Validity::Valid => TestCaseStatus::success(),
         Validity::Invalid => {

@@ -6,13 +6,15 @@
 //! `write_run(dir)` is the entry point (`brawl run` and `brawl report` call it). `digest` turns
 //! a history into what is drawn; `availability` computes availability and SLO attainment;
 //! `charts` draws with plotters; `timeline` draws op timelines; `html` assembles the page and
-//! owns `escape`; `junit` writes the JUnit XML.
+//! owns `escape`; `junit` writes the JUnit XML; `outcomes` renders every `CheckOutcome` (sets,
+//! counters, banks, queues, locks, transactions) in both.
 
 mod availability;
 mod charts;
 mod digest;
 mod html;
 mod junit;
+mod outcomes;
 mod timeline;
 
 use std::path::{Path, PathBuf};
