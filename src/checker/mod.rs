@@ -33,6 +33,8 @@ pub mod set_full;
 mod slots;
 mod stats;
 #[cfg(test)]
+mod structures_proptests;
+#[cfg(test)]
 mod tests;
 pub mod unique_ids;
 mod uses;
