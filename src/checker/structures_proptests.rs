@@ -283,3 +283,74 @@ proptest! {
         prop_assert_eq!(o.validity, Validity::Valid, "{:#?}", o);
     }
 }
+
+/// The twins: each correct history, broken in one place, must be found invalid.
+mod twins {
+    use super::*;
+
+    fn last_value(h: &mut [Op]) -> &mut Value {
+        &mut h.last_mut().expect("a final op").value
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn a_read_beyond_every_add_is_out_of_bounds(seed in any::<u64>(), threads in 1u64..6, steps in 0usize..120) {
+            let mut h = simulate(seed, threads, steps, &mut Counter::default());
+            let reach: i64 = h.iter().filter(|o| o.f == "add").filter_map(|o| o.value.as_i64()).map(i64::abs).sum();
+            *last_value(&mut h) = json!(reach + 1);
+            let o = counter::check(&h, &counter::Options::default()).expect("a counter history");
+            prop_assert_eq!(o.validity, Validity::Invalid);
+            prop_assert_eq!(o.anomaly_types, ["out-of-bounds"]);
+        }
+
+        #[test]
+        fn a_final_read_without_an_acknowledged_element_loses_it(seed in any::<u64>(), threads in 1u64..6, steps in 10usize..120) {
+            let mut h = simulate(seed, threads, steps, &mut Set::default());
+            let acked = h.iter().find(|o| o.f == "add" && o.kind == OpType::Ok).map(|o| o.value.clone());
+            prop_assume!(acked.is_some());
+            let acked = acked.expect("assumed");
+            if let Some(items) = last_value(&mut h).as_array_mut() {
+                items.retain(|v| *v != acked);
+            }
+            let o = set::check(&h, &set::Options::default()).expect("a set history");
+            prop_assert_eq!(o.anomaly_types, ["lost"]);
+            let o = set_full::check(&h, &set_full::Options::default()).expect("a set-full history");
+            prop_assert_eq!(o.validity, Validity::Invalid);
+            prop_assert!(o.anomaly_types.contains(&"lost".to_string()));
+        }
+
+        #[test]
+        fn a_drain_repeating_an_element_duplicates_it(seed in any::<u64>(), threads in 1u64..6, steps in 10usize..120) {
+            let mut h = simulate(seed, threads, steps, &mut Queue::default());
+            let drained = last_value(&mut h).as_array_mut().expect("a drain returns a list");
+            prop_assume!(!drained.is_empty());
+            drained.push(drained[0].clone());
+            let o = queue::check(&h, &queue::Options::default()).expect("a queue history");
+            prop_assert_eq!(o.validity, Validity::Invalid);
+            prop_assert_eq!(o.anomaly_types, ["duplicated"]);
+        }
+
+        #[test]
+        fn an_id_handed_out_again_is_duplicated(seed in any::<u64>(), threads in 1u64..6, steps in 10usize..120) {
+            let mut h = simulate(seed, threads, steps, &mut Ids::default());
+            let first = h.iter().find(|o| o.f == "generate" && o.kind == OpType::Ok).map(|o| o.value.clone());
+            let first = first.expect("the final generate is ok");
+            prop_assume!(*last_value(&mut h) != first);
+            *last_value(&mut h) = first;
+            let o = unique_ids::check(&h, &unique_ids::Options::default()).expect("an ids history");
+            prop_assert_eq!(o.anomaly_types, ["duplicated"]);
+        }
+
+        #[test]
+        fn money_from_nowhere_is_a_wrong_total(seed in any::<u64>(), threads in 1u64..6, steps in 0usize..120) {
+            let accounts: BTreeMap<String, i64> = (0..3).map(|a| (a.to_string(), 10)).collect();
+            let mut h = simulate(seed, threads, steps, &mut Bank(accounts));
+            let b = last_value(&mut h)["0"].as_i64().expect("a balance");
+            last_value(&mut h)["0"] = json!(b + 1);
+            let o = bank::check(&h, &bank::Options { total: Some(30), ..Default::default() }).expect("a bank history");
+            prop_assert_eq!(o.anomaly_types, ["wrong-total"]);
+        }
+    }
+}
