@@ -32,7 +32,7 @@ pub fn check(ops: &[Op], _opts: &Options) -> Result<CheckOutcome, ShapeError> {
     let mut attempts: BTreeMap<Elem, u64> = BTreeMap::new();
     // Element -> index of an ok add's completion.
     let mut adds: BTreeMap<Elem, u64> = BTreeMap::new();
-    let mut last_read: Option<(&Call, Vec<Elem>)> = None;
+    let mut last_read: Option<(&Call, &Op)> = None;
     for c in &calls {
         match c.invoke.f.as_str() {
             "add" => {
@@ -44,20 +44,21 @@ pub fn check(ops: &[Op], _opts: &Options) -> Result<CheckOutcome, ShapeError> {
             }
             "read" => {
                 let Some(done) = c.ok_completion() else { continue };
-                let elems: Vec<Elem> = list(done, NAME, "the elements read")?.iter().map(Elem::of).collect();
-                if last_read.as_ref().is_none_or(|(r, _)| r.end_pos() < c.end_pos()) {
-                    last_read = Some((c, elems));
+                list(done, NAME, "the elements read")?;
+                if last_read.is_none_or(|(r, _)| r.end_pos() < c.end_pos()) {
+                    last_read = Some((c, done));
                 }
             }
             _ => return Err(unknown_f(c, NAME, &["add", "read"])),
         }
     }
-    let Some((read, read_elems)) = last_read else {
+    let Some((read, done)) = last_read else {
         let mut o = CheckOutcome::new(NAME, Validity::Unknown, "set was never read: no ok read");
         o.details = json!({"attempt_count": attempts.len(), "acknowledged_count": adds.len()});
         return Ok(o);
     };
     let r = read.last_index();
+    let read_elems: Vec<Elem> = done.value.as_array().map_or(&[][..], Vec::as_slice).iter().map(Elem::of).collect();
     let mut counts: BTreeMap<&Elem, usize> = BTreeMap::new();
     for e in &read_elems {
         *counts.entry(e).or_default() += 1;

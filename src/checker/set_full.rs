@@ -26,6 +26,7 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value};
 
 use super::elements::{calls, element, intervals, list, ms, quantiles, unknown_f, Elem};
+use super::fx::FxHashMap;
 use super::outcome::{Anomaly, CheckOutcome, ShapeError};
 use super::Validity;
 use crate::history::Op;
@@ -95,7 +96,11 @@ impl Element {
 enum Event {
     AddInvoke(Elem),
     AddOk(Elem, At),
-    Read { invoke: At, done: At, elems: Vec<Elem> },
+    /// An ok read; its elements are read from the completion (`done.pos`) when processed.
+    Read {
+        invoke: At,
+        done: At,
+    },
 }
 
 /// Checks a set-full history (see the module docs).
@@ -113,8 +118,8 @@ pub fn check(ops: &[Op], opts: &Options) -> Result<CheckOutcome, ShapeError> {
             }
             "read" => {
                 let (Some(pos), Some(done)) = (c.complete_pos, c.ok_completion()) else { continue };
-                let elems = list(done, NAME, "the elements read")?.iter().map(Elem::of).collect();
-                events.push((pos, Event::Read { invoke: at(c.invoke_pos), done: at(pos), elems }));
+                list(done, NAME, "the elements read")?;
+                events.push((pos, Event::Read { invoke: at(c.invoke_pos), done: at(pos) }));
             }
             _ => return Err(unknown_f(&c, NAME, &["add", "read"])),
         }
@@ -122,7 +127,7 @@ pub fn check(ops: &[Op], opts: &Options) -> Result<CheckOutcome, ShapeError> {
     events.sort_by_key(|e| e.0);
 
     let mut o = CheckOutcome::new(NAME, Validity::Valid, "");
-    let mut ids: BTreeMap<Elem, usize> = BTreeMap::new();
+    let mut ids: FxHashMap<Elem, usize> = FxHashMap::default();
     let mut elements: Vec<Element> = Vec::new();
     // Per element id: the number of the last read that contained it (reads count from 1).
     let mut stamp: Vec<u64> = Vec::new();
@@ -145,13 +150,14 @@ pub fn check(ops: &[Op], opts: &Options) -> Result<CheckOutcome, ShapeError> {
                     elements[id].known.get_or_insert(done);
                 }
             }
-            Event::Read { invoke, done, elems } => {
+            Event::Read { invoke, done } => {
                 reads += 1;
                 let here = ReadAt { invoke, done: done.index };
-                let mut copies: BTreeMap<&Elem, usize> = BTreeMap::new();
-                for e in &elems {
-                    let Some(&id) = ids.get(e) else {
-                        unexpected.entry(e.clone()).or_insert(done.index);
+                let mut copies: BTreeMap<Elem, usize> = BTreeMap::new();
+                for v in ops[done.pos].value.as_array().map_or(&[][..], Vec::as_slice) {
+                    let e = Elem::of(v);
+                    let Some(&id) = ids.get(&e) else {
+                        unexpected.entry(e).or_insert(done.index);
                         continue;
                     };
                     if stamp[id] == reads {
@@ -166,7 +172,7 @@ pub fn check(ops: &[Op], opts: &Options) -> Result<CheckOutcome, ShapeError> {
                     }
                 }
                 for (e, n) in copies {
-                    let d = dups.entry(e.clone()).or_insert((n, done.index));
+                    let d = dups.entry(e).or_insert((n, done.index));
                     if n > d.0 {
                         *d = (n, done.index);
                     }
