@@ -79,24 +79,29 @@ pub fn sections(h: &mut String, outcomes: &[CheckOutcome], history: &[Op]) {
     }
 }
 
-/// The scalar fields of `details` (counts, interval strings) as a small table.
+/// The scalar fields of `details`: numbers and flags on one line, strings (element lists as
+/// intervals) one per row.
 fn figures(h: &mut String, details: &Value) {
     let Some(m) = details.as_object() else { return };
-    let rows: Vec<(&String, String)> = m
+    let name = |k: &str| escape(&k.replace('_', " "));
+    let inline: Vec<String> = m
         .iter()
         .filter_map(|(k, v)| match v {
-            Value::Number(n) => Some((k, n.to_string())),
-            Value::Bool(b) => Some((k, b.to_string())),
-            Value::String(s) if !s.is_empty() => Some((k, clip(s, MAX_DATA))),
+            Value::Number(_) | Value::Bool(_) => Some(format!("{} <b>{v}</b>", name(k))),
             _ => None,
         })
         .collect();
-    if rows.is_empty() {
+    if !inline.is_empty() {
+        let _ = write!(h, "<p class=figures>{}</p>", inline.join(" · "));
+    }
+    let strings: Vec<(&String, &str)> =
+        m.iter().filter_map(|(k, v)| v.as_str().filter(|s| !s.is_empty()).map(|s| (k, s))).collect();
+    if strings.is_empty() {
         return;
     }
     h.push_str("<table class=figures>");
-    for (k, v) in rows {
-        let _ = write!(h, "<tr><td>{}</td><td class=l>{}</td></tr>", escape(&k.replace('_', " ")), escape(&v));
+    for (k, v) in strings {
+        let _ = write!(h, "<tr><td>{}</td><td class=l>{}</td></tr>", name(k), escape(&clip(v, MAX_DATA)));
     }
     h.push_str("</table>");
 }
@@ -132,9 +137,9 @@ fn latency_table(h: &mut String, details: &Value) {
 }
 
 fn anomaly_class(h: &mut String, class: &str, list: &[Anomaly], history: &[Op]) {
-    let _ = write!(h, "<h4>{} ({})</h4>", escape(class), list.len());
+    let _ = write!(h, "<h4>{} ({})</h4><ol class=anomalies>", escape(class), list.len());
     for a in list.iter().take(MAX_PER_CLASS) {
-        let _ = write!(h, "<div class=anomaly><p>{}</p>", escape(&a.explanation));
+        let _ = write!(h, "<li class=anomaly>{}", escape(&a.explanation));
         if !a.cycle.is_empty() {
             // CYCLE-SVG: helper U's `crate::report::cycle::svg(a)` goes here, above the steps.
             h.push_str("<ol class=cycle>");
@@ -143,21 +148,27 @@ fn anomaly_class(h: &mut String, class: &str, list: &[Anomaly], history: &[Op]) 
             }
             h.push_str("</ol>");
         }
-        if !a.ops.is_empty() {
-            let lines: Vec<String> = a.ops.iter().take(MAX_OPS).map(|&i| op_line(history, i)).collect();
-            let more = a.ops.len().saturating_sub(MAX_OPS);
-            let _ = write!(
-                h,
-                "<pre>{}{}</pre>",
-                lines.join("\n"),
-                if more > 0 { format!("\n… and {more} more ops") } else { String::new() }
-            );
+        if !a.ops.is_empty() || !a.data.is_null() {
+            let n = a.ops.len();
+            let _ = write!(h, "<details><summary>{n} {}</summary>", if n == 1 { "op" } else { "ops" });
+            if !a.ops.is_empty() {
+                let lines: Vec<String> = a.ops.iter().take(MAX_OPS).map(|&i| op_line(history, i)).collect();
+                let more = a.ops.len().saturating_sub(MAX_OPS);
+                let _ = write!(
+                    h,
+                    "<pre>{}{}</pre>",
+                    lines.join("\n"),
+                    if more > 0 { format!("\n… and {more} more ops") } else { String::new() }
+                );
+            }
+            if !a.data.is_null() {
+                let _ = write!(h, "<p><code>{}</code></p>", escape(&clip(&a.data.to_string(), MAX_DATA)));
+            }
+            h.push_str("</details>");
         }
-        if !a.data.is_null() {
-            let _ = write!(h, "<p><code>{}</code></p>", escape(&clip(&a.data.to_string(), MAX_DATA)));
-        }
-        h.push_str("</div>");
+        h.push_str("</li>");
     }
+    h.push_str("</ol>");
     if list.len() > MAX_PER_CLASS {
         let _ = write!(
             h,
@@ -302,7 +313,7 @@ mod tests {
     fn classes_are_capped_and_everything_is_escaped() {
         let mut h = String::new();
         sections(&mut h, &[outcome(25)], &[]);
-        assert_eq!(h.matches("<div class=anomaly>").count(), MAX_PER_CLASS);
+        assert_eq!(h.matches("<li class=anomaly>").count(), MAX_PER_CLASS);
         assert!(h.contains("and 5 more lost anomalies"), "{h}");
         assert!(h.contains("… and 5 more ops"));
         assert!(h.contains("#3 (not in history.jsonl)"));
