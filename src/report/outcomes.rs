@@ -232,7 +232,7 @@ fn bank_chart(h: &mut String, i: usize, details: &Value) {
 
 fn totals_svg(pts: &[(f64, f64)], expected: Option<f64>) -> Result<String, String> {
     let err = |e: &dyn std::fmt::Display| e.to_string();
-    let x1 = pts.iter().map(|p| p.0).fold(0.001, f64::max);
+    let x1 = pts.iter().map(|p| p.0).fold(0.001, f64::max) * 1.02;
     let ys = pts.iter().map(|p| p.1).chain(expected);
     let (lo, hi) = ys.fold((f64::MAX, f64::MIN), |(lo, hi), y| (lo.min(y), hi.max(y)));
     let pad = ((hi - lo) * 0.1).max(1.0);
