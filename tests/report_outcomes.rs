@@ -148,6 +148,12 @@ fn issue_11_outcomes_render_escaped_with_charts_and_junit_cases() {
     assert!(!html.contains("<script") && !html.contains("<b>never"), "unescaped value in the report");
     assert!(html.contains("&lt;b&gt;never&lt;/b&gt;"));
     assert!(html.contains("nothing generated &lt;yet&gt;"));
+    // Well formed: what opens closes, and nothing loads or runs.
+    for (open, close) in [("<svg", "</svg>"), ("<details", "</details>"), ("<ol", "</ol>"), ("<section", "</section>")]
+    {
+        assert_eq!(html.matches(open).count(), html.matches(close).count(), "{open} not closed");
+    }
+    assert!(!html.contains("<img") && !html.contains("https://"));
     // Charts and tables.
     assert!(html.contains("id=\"bank-totals-2\"><svg"), "no bank chart");
     assert!(html.contains("<table class=latencies>") && html.contains("<td>stable</td>"), "no latency table");
