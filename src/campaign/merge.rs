@@ -361,3 +361,162 @@ pub fn merge(out: &Path, shard_dirs: &[PathBuf]) -> Result<CampaignResult, Merge
     }
     Ok(result)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::campaign::{MatrixCell, ShardRecord};
+    use crate::checker::Validity;
+
+    fn matrix() -> Vec<MatrixCell> {
+        let cell = |t: &str, s: &str| MatrixCell { test: t.into(), file: format!("{t}.yaml"), schedule: s.into() };
+        vec![cell("a", "own"), cell("a", "kill"), cell("b", "own"), cell("b", "kill")]
+    }
+
+    /// Shard k of 2 with one repetition per cell, its runs ending with `codes` (in cell order),
+    /// written as `root/_campaigns/c/<stamp>/campaign.json` with a run dir per run.
+    fn shard(root: &Path, k: u32, codes: &[u8]) -> CampaignResult {
+        let s = Shard { index: k, count: 2 };
+        let m = matrix();
+        let runs: Vec<RunOutcome> = s
+            .cells(m.len())
+            .into_iter()
+            .zip(codes)
+            .map(|(cell, &code)| {
+                let run_dir = format!("{}/2026120{k}T00000{cell}.000Z", m[cell].test);
+                std::fs::create_dir_all(root.join(&run_dir)).expect("run dir");
+                std::fs::write(root.join(&run_dir).join("report.html"), format!("run {cell}")).expect("report");
+                RunOutcome {
+                    test: m[cell].test.clone(),
+                    schedule: m[cell].schedule.clone(),
+                    repetition: 1,
+                    verdict: [Some(Validity::Valid), Some(Validity::Invalid), Some(Validity::Unknown)]
+                        .get(code as usize)
+                        .copied()
+                        .flatten(),
+                    exit_code: code,
+                    run_dir: Some(run_dir),
+                    message: None,
+                    seed: Some(cell as u64),
+                    duration_s: 1.0,
+                    cell: Some(cell),
+                    missing: false,
+                }
+            })
+            .collect();
+        let result = CampaignResult {
+            name: "c".into(),
+            start: format!("2026-12-02T05:00:0{k}+00:00"),
+            duration_s: 10.0 * k as f64,
+            schedules: vec!["own".into(), "kill".into()],
+            repetitions: 1,
+            exit_code: exit_code(&runs),
+            runs,
+            interrupted: false,
+            shard: Some(ShardRecord::new(s, m.len())),
+            matrix: m,
+            merged: None,
+        };
+        let dir = root.join(CAMPAIGNS_DIR).join("c").join(format!("stamp-{k}"));
+        std::fs::create_dir_all(&dir).expect("campaign dir");
+        std::fs::write(dir.join("campaign.json"), serde_json::to_string(&result).expect("json")).expect("write");
+        result
+    }
+
+    #[test]
+    fn two_shards_merge_into_the_whole_matrix_in_order_with_their_runs_copied() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let (one, two, out) = (tmp.path().join("one"), tmp.path().join("two"), tmp.path().join("out"));
+        shard(&one, 1, &[0, 2]);
+        shard(&two, 2, &[0, 0]);
+        // The second shard given as its campaign directory, the first as its reports directory.
+        let r = merge(&out, &[two.join("_campaigns/c/stamp-2"), one.clone()]).expect("merges");
+        let cells: Vec<_> = r.runs.iter().map(|r| (r.cell, r.exit_code, r.missing)).collect();
+        assert_eq!(cells, vec![(Some(0), 0, false), (Some(1), 0, false), (Some(2), 2, false), (Some(3), 0, false)]);
+        assert_eq!(r.exit_code, 2);
+        assert_eq!(r.start, "2026-12-02T05:00:01+00:00");
+        assert_eq!(r.duration_s, 20.0);
+        let m = r.merged.as_ref().expect("merged");
+        assert!(m.shards.iter().all(|s| !s.missing) && m.shards.len() == 2);
+        for run in &r.runs {
+            let d = run.run_dir.as_ref().expect("linked");
+            let cell = run.cell.expect("cell");
+            assert!(d.starts_with(&format!("shard-{}/", cell % 2 + 1)), "{d}");
+            assert_eq!(
+                std::fs::read_to_string(out.join(d).join("report.html")).expect("copied"),
+                format!("run {cell}")
+            );
+        }
+        let page = std::fs::read_to_string(out.join("campaign.html")).expect("page");
+        assert!(page.contains("href=\"shard-2/a/20261202T000001.000Z/report.html\""), "{page}");
+        assert!(page.contains("Merged from 2 of 2 shards."), "{page}");
+        let back: CampaignResult =
+            serde_json::from_slice(&std::fs::read(out.join("campaign.json")).expect("json")).expect("parses");
+        assert_eq!(back.runs, r.runs);
+        assert!(std::fs::read_to_string(out.join("junit.xml")).expect("junit").contains("run: shard-1/a/"));
+    }
+
+    #[test]
+    fn a_missing_shard_is_shown_missing_and_fails_the_merge() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let (one, out) = (tmp.path().join("one"), tmp.path().join("out"));
+        shard(&one, 1, &[0, 0]);
+        let r = merge(&out, &[one]).expect("merges");
+        assert_eq!(r.exit_code, 255);
+        assert_eq!(r.runs.len(), 4);
+        let missing: Vec<_> = r.runs.iter().filter(|r| r.missing).map(|r| r.cell).collect();
+        assert_eq!(missing, vec![Some(1), Some(3)]);
+        assert!(r.runs[1].message.as_deref().is_some_and(|m| m.contains("shard 2/2 was not given")), "{:?}", r.runs[1]);
+        let m = r.merged.as_ref().expect("merged");
+        assert!(m.shards[1].missing && m.shards[1].exit_code == 255 && m.shards[1].cells == vec![1, 3]);
+        let page = std::fs::read_to_string(out.join("campaign.html")).expect("page");
+        assert!(page.contains("1 missing") && page.contains("title=\"missing\""), "{page}");
+        let junit = std::fs::read_to_string(out.join("junit.xml")).expect("junit");
+        assert_eq!(junit.matches("type=\"missing\"").count(), 2, "{junit}");
+        assert!(junit.contains("errors=\"2\""), "{junit}");
+    }
+
+    #[test]
+    fn shards_of_different_matrices_twice_the_same_shard_or_no_shard_are_refused() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let (one, two, out) = (tmp.path().join("one"), tmp.path().join("two"), tmp.path().join("out"));
+        shard(&one, 1, &[0, 0]);
+        let mut other = shard(&two, 2, &[0, 0]);
+        other.matrix[3].schedule = "partition".into();
+        let json = two.join("_campaigns/c/stamp-2/campaign.json");
+        std::fs::write(&json, serde_json::to_string(&other).expect("json")).expect("write");
+        let e = merge(&out, &[one.clone(), two.clone()]).expect_err("other matrix");
+        assert!(matches!(e, MergeError::Mismatch { what: "matrix", .. }) && e.is_bad_input(), "{e}");
+        assert!(e.to_string().contains("b (b.yaml) × partition"), "{e}");
+        assert!(!out.exists(), "nothing written for a refused merge");
+
+        let e = merge(&out, &[one.clone(), one.clone()]).expect_err("twice");
+        assert!(matches!(e, MergeError::Duplicate { .. }), "{e}");
+
+        other.shard = None;
+        std::fs::write(&json, serde_json::to_string(&other).expect("json")).expect("write");
+        assert!(matches!(merge(&out, &[two.clone()]), Err(MergeError::NotAShard { .. })));
+        std::fs::write(&json, "{\"name\": 3}").expect("write");
+        assert!(matches!(merge(&out, &[two]), Err(MergeError::Parse { .. })));
+        let e = merge(&out, &[tmp.path().to_path_buf()]).expect_err("no campaign here");
+        assert!(matches!(e, MergeError::NotFound { .. }), "{e}");
+    }
+
+    #[test]
+    fn a_run_dir_outside_the_shard_is_not_copied_and_a_full_out_dir_is_refused() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let (one, out) = (tmp.path().join("one"), tmp.path().join("out"));
+        let mut r = shard(&one, 1, &[0, 0]);
+        std::fs::write(tmp.path().join("secret"), "x").expect("write");
+        r.runs[0].run_dir = Some("../..".into());
+        r.runs[1].run_dir = Some("/etc".into());
+        let json = one.join("_campaigns/c/stamp-1/campaign.json");
+        std::fs::write(&json, serde_json::to_string(&r).expect("json")).expect("write");
+        let m = merge(&out, &[one.clone()]).expect("merges");
+        assert!(m.runs.iter().all(|r| r.run_dir.is_none()), "{:?}", m.runs);
+        let copied: Vec<_> = std::fs::read_dir(&out).expect("out").flatten().map(|e| e.file_name()).collect();
+        assert_eq!(copied.len(), 3, "only the campaign's own files: {copied:?}");
+        let e = merge(&out, &[one]).expect_err("out is full");
+        assert!(matches!(e, MergeError::OutNotEmpty { .. }), "{e}");
+    }
+}

@@ -109,26 +109,30 @@ impl ShardRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use test_case::test_case;
 
-    #[test_case("1/1", 1, 1)]
-    #[test_case("2/3", 2, 3)]
-    #[test_case(" 3 / 3 ", 3, 3)]
-    fn a_shard_parses(s: &str, k: u32, n: u32) {
-        assert_eq!(s.parse::<Shard>(), Ok(Shard { index: k, count: n }));
+    #[test]
+    fn a_shard_parses() {
+        for (s, k, n) in [("1/1", 1, 1), ("2/3", 2, 3), (" 3 / 3 ", 3, 3)] {
+            assert_eq!(s.parse::<Shard>(), Ok(Shard { index: k, count: n }), "{s}");
+        }
+        assert_eq!(Shard { index: 2, count: 3 }.to_string(), "2/3");
     }
 
-    #[test_case("3", "no '/'")]
-    #[test_case("0/2", "K out of range")]
-    #[test_case("3/2", "K out of range")]
-    #[test_case("1/0", "N out of range")]
-    #[test_case("1/1001", "N out of range")]
-    #[test_case("a/2", "K is not a whole number")]
-    #[test_case("1/-2", "N is not a whole number")]
-    fn a_bad_shard_says_why(s: &str, why: &str) {
-        let e = s.parse::<Shard>().expect_err("bad");
-        assert_eq!(e.why, why);
-        assert!(e.to_string().contains("expected K/N"), "{e}");
+    #[test]
+    fn a_bad_shard_says_why() {
+        for (s, why) in [
+            ("3", "no '/'"),
+            ("0/2", "K out of range"),
+            ("3/2", "K out of range"),
+            ("1/0", "N out of range"),
+            ("1/1001", "N out of range"),
+            ("a/2", "K is not a whole number"),
+            ("1/-2", "N is not a whole number"),
+        ] {
+            let e = s.parse::<Shard>().expect_err(s);
+            assert_eq!(e.why, why, "{s}");
+            assert!(e.to_string().contains("expected K/N"), "{e}");
+        }
     }
 
     #[test]
