@@ -471,6 +471,7 @@ mod tests {
         assert!(m.shards[1].missing && m.shards[1].exit_code == 255 && m.shards[1].cells == vec![1, 3]);
         let page = std::fs::read_to_string(out.join("campaign.html")).expect("page");
         assert!(page.contains("1 missing") && page.contains("title=\"missing\""), "{page}");
+        assert!(page.contains("some runs failed or are missing (exit code 255)"), "{page}");
         let junit = std::fs::read_to_string(out.join("junit.xml")).expect("junit");
         assert_eq!(junit.matches("type=\"missing\"").count(), 2, "{junit}");
         assert!(junit.contains("errors=\"2\""), "{junit}");

@@ -47,6 +47,7 @@ pub fn html(result: &CampaignResult, to_reports: &str) -> String {
         0 => ("every run valid", "valid"),
         1 => ("an anomaly was found", "invalid"),
         2 => ("some verdicts unknown", "unknown"),
+        _ if result.runs.iter().any(|r| r.missing) => ("some runs failed or are missing", "error"),
         _ => ("some runs failed", "error"),
     };
     let mut h = String::new();
