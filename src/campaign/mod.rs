@@ -3,8 +3,12 @@
 //! schedule, pass/fail across repetitions, a link to every run), one JUnit file for the whole
 //! campaign and `campaign.json`, in `reports/_campaigns/<name>/<timestamp>/`. The exit code is
 //! the worst outcome's ([`RunOutcome::rank`]). The CLI (`brawl campaign`) drives the runs.
+//! A campaign can run one shard of its matrix (`--shard K/N`, [`shard`]); [`merge`] joins the
+//! shards' directories into one page, one JUnit file and one `campaign.json`.
 
+pub mod merge;
 pub mod page;
+pub mod shard;
 pub mod spec;
 
 use std::path::{Path, PathBuf};
@@ -12,6 +16,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::checker::Validity;
+pub use merge::{merge, MergeError, MergeRecord, MergedShard};
+pub use shard::{MatrixCell, Shard, ShardRecord};
 pub use spec::{load_campaign, Campaign, Cell, ScheduleRef};
 
 /// Where campaigns are stored under `reports/` (a test name cannot start with `_`).
@@ -38,6 +44,13 @@ pub struct RunOutcome {
     pub seed: Option<u64>,
     /// Wall time of the run, seconds.
     pub duration_s: f64,
+    /// The run's cell: its position in the campaign's `matrix`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cell: Option<usize>,
+    /// Set by a merge on a run that did not happen: its shard was not given, or stopped early.
+    /// Such a run counts as failed (exit code 255).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub missing: bool,
 }
 
 impl RunOutcome {
@@ -79,6 +92,16 @@ pub struct CampaignResult {
     pub exit_code: u8,
     /// The campaign was stopped (Ctrl-C, SIGTERM) before its last run.
     pub interrupted: bool,
+    /// Every cell of the whole matrix, in order (a shard's too, so that a merge can check that
+    /// its shards come from the same campaign).
+    #[serde(default)]
+    pub matrix: Vec<MatrixCell>,
+    /// Which shard of the matrix this campaign ran (`--shard K/N`); absent: all of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardRecord>,
+    /// Set on a merge of shards: where each shard came from, or that it is missing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged: Option<MergeRecord>,
 }
 
 /// Creates `reports/_campaigns/<name>/<timestamp>/`.
@@ -93,7 +116,7 @@ pub fn write(dir: &Path, result: &CampaignResult) -> std::io::Result<()> {
     let json = serde_json::to_string_pretty(result).map_err(std::io::Error::other)?;
     std::fs::write(dir.join("campaign.json"), json)?;
     std::fs::write(dir.join("campaign.html"), page::html(result, "../../../"))?;
-    std::fs::write(dir.join("junit.xml"), page::junit(result))?;
+    std::fs::write(dir.join("junit.xml"), page::junit(result, "reports/"))?;
     Ok(())
 }
 
@@ -112,6 +135,8 @@ mod tests {
             message: None,
             seed: None,
             duration_s: 0.0,
+            cell: None,
+            missing: false,
         }
     }
 

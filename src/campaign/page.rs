@@ -13,6 +13,9 @@ use crate::report::escape;
 
 /// A word and a CSS class for an outcome.
 fn outcome_word(r: &RunOutcome) -> (&'static str, &'static str) {
+    if r.missing {
+        return ("missing", "error");
+    }
     match (r.verdict, r.exit_code) {
         (Some(Validity::Valid), _) => ("valid", "valid"),
         (Some(Validity::Invalid), _) => ("invalid", "invalid"),
@@ -44,6 +47,7 @@ pub fn html(result: &CampaignResult, to_reports: &str) -> String {
         0 => ("every run valid", "valid"),
         1 => ("an anomaly was found", "invalid"),
         2 => ("some verdicts unknown", "unknown"),
+        _ if result.runs.iter().any(|r| r.missing) => ("some runs failed or are missing", "error"),
         _ => ("some runs failed", "error"),
     };
     let mut h = String::new();
@@ -68,6 +72,19 @@ pub fn html(result: &CampaignResult, to_reports: &str) -> String {
         stopped = if result.interrupted { ", stopped early" } else { "" },
         reps = result.repetitions,
     );
+    if let Some(s) = &result.shard {
+        let _ = writeln!(
+            h,
+            "<p id=\"shard\">Shard {}/{}: {} of the matrix's {} cells (test × schedule); the others run on other shards.</p>",
+            s.index,
+            s.count,
+            s.cells.len(),
+            result.matrix.len()
+        );
+    }
+    if let Some(m) = &result.merged {
+        shards_table(&mut h, m);
+    }
     h.push_str("<table id=\"matrix\"><tr><th>test \\ schedule</th>");
     for s in &result.schedules {
         let _ = write!(h, "<th>{}</th>", escape(s));
@@ -125,10 +142,46 @@ pub fn html(result: &CampaignResult, to_reports: &str) -> String {
     h
 }
 
+/// The shards of a merged campaign: where each came from, or that it is missing.
+fn shards_table(h: &mut String, m: &super::MergeRecord) {
+    let missing = m.shards.iter().filter(|s| s.missing).count();
+    let _ = writeln!(
+        h,
+        "<p>Merged from {} of {} shards{}.</p>\n<table id=\"shards\"><tr><th>shard</th><th>cells</th><th>runs</th><th>exit code</th><th>from</th></tr>",
+        m.shards.len() - missing,
+        m.count,
+        if missing > 0 { format!("; {missing} missing, their runs marked missing below") } else { String::new() }
+    );
+    for s in &m.shards {
+        let (cls, code, from) = match &s.source {
+            None => ("error", "missing".to_string(), "not given".to_string()),
+            Some(src) => {
+                let cls = match s.exit_code {
+                    0 => "valid",
+                    1 => "invalid",
+                    2 => "unknown",
+                    _ => "error",
+                };
+                let stopped = if s.interrupted { " (stopped early)" } else { "" };
+                (cls, format!("{}{stopped}", s.exit_code), escape(src))
+            }
+        };
+        let _ = writeln!(
+            h,
+            "<tr class=\"{cls}\"><td>{}/{}</td><td>{}</td><td>{}</td><td>{code}</td><td>{from}</td></tr>",
+            s.index,
+            m.count,
+            s.cells.len(),
+            s.runs
+        );
+    }
+    h.push_str("</table>\n");
+}
+
 /// One JUnit file for the whole campaign: a suite per (test, schedule), a case per repetition.
-/// Invalid is a `failure`; unknown and failed runs are `error`s (the property was not shown
-/// either way).
-pub fn junit(result: &CampaignResult) -> String {
+/// Invalid is a `failure`; unknown, failed and missing runs are `error`s (the property was not
+/// shown either way). `to_reports` prefixes each run's directory in the case's output.
+pub fn junit(result: &CampaignResult, to_reports: &str) -> String {
     let mut report = Report::new(format!("brawl campaign {}", result.name));
     report.set_time(Duration::from_secs_f64(result.duration_s.max(0.0)));
     for (test, cells) in grid(result) {
@@ -137,6 +190,12 @@ pub fn junit(result: &CampaignResult) -> String {
             let mut suite = TestSuite::new(format!("{test} × {s}"));
             for r in runs {
                 let status = match (r.verdict, r.exit_code) {
+                    _ if r.missing => {
+                        let mut st = TestCaseStatus::non_success(NonSuccessKind::Error);
+                        st.set_type("missing");
+                        st.set_message(r.message.clone().unwrap_or_else(|| "the run is missing".into()));
+                        st
+                    }
                     (Some(Validity::Valid), _) => TestCaseStatus::success(),
                     (Some(Validity::Invalid), _) => {
                         let mut st = TestCaseStatus::non_success(NonSuccessKind::Failure);
@@ -162,7 +221,7 @@ pub fn junit(result: &CampaignResult) -> String {
                 // Where the run is and how to repeat it (the schema allows no properties on a case).
                 let mut out = Vec::new();
                 if let Some(d) = &r.run_dir {
-                    out.push(format!("run: reports/{d}"));
+                    out.push(format!("run: {to_reports}{d}"));
                 }
                 if let Some(seed) = r.seed {
                     out.push(format!("seed: {seed}"));
@@ -199,6 +258,8 @@ mod tests {
             message: (code == 1).then(|| "key 3: read of <script>alert(1)</script> & \"x\"".to_string()),
             seed: Some(rep as u64),
             duration_s: 1.5,
+            cell: None,
+            missing: false,
         }
     }
 
@@ -219,6 +280,9 @@ mod tests {
             exit_code: super::super::exit_code(&runs),
             runs,
             interrupted: false,
+            matrix: Vec::new(),
+            shard: None,
+            merged: None,
         }
     }
 
@@ -235,7 +299,7 @@ mod tests {
 
     #[test]
     fn the_junit_file_has_a_suite_per_cell_and_a_case_per_repetition() {
-        let x = junit(&result());
+        let x = junit(&result(), "reports/");
         assert!(x.contains("<testsuite name=\"etcd × partition\" tests=\"2\""), "{x}");
         assert!(x.contains("failures=\"1\""), "{x}");
         assert!(x.contains("type=\"invalid\""), "{x}");

@@ -68,6 +68,8 @@ pub struct Campaign {
     pub name: String,
     /// The test files.
     pub tests: Vec<PathBuf>,
+    /// The test files as the campaign file writes them (the same on every runner).
+    pub test_files: Vec<String>,
     /// The schedules crossed with every test.
     pub schedules: Vec<ScheduleRef>,
     /// Repetitions per cell.
@@ -183,6 +185,7 @@ pub fn load_campaign(file: &Path) -> Result<Campaign, ConfigError> {
     }
     Ok(Campaign {
         name: raw.name.value,
+        test_files: raw.tests.value.iter().map(|t| t.value.clone()).collect(),
         tests,
         schedules,
         repetitions,

@@ -1,15 +1,16 @@
 //! `brawl campaign FILE.yaml`: tests × fault schedules × repetitions, one run after another,
 //! with a progress bar; then the campaign page, one JUnit file, and the worst outcome's exit code.
+//! `--shard K/N` runs one shard of the matrix; `brawl campaign merge OUT SHARD...` joins shards.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use clap::Args;
+use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::run::{prepare, run_error, stop_on_signals, Overrides, Prepared};
 use super::CliError;
-use crate::campaign::{self, CampaignResult, RunOutcome, ScheduleRef};
+use crate::campaign::{self, CampaignResult, MatrixCell, RunOutcome, ScheduleRef, Shard, ShardRecord};
 use crate::checker::{Budget, Validity};
 use crate::cluster::Cluster;
 use crate::config;
@@ -17,12 +18,44 @@ use crate::run::{self as runner, RunOptions};
 
 /// Arguments of `brawl campaign`.
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct CampaignArgs {
+    /// `merge`; without it, run the campaign FILE.
+    #[command(subcommand)]
+    cmd: Option<CampaignCmd>,
     /// The campaign file (YAML).
-    file: PathBuf,
+    #[arg(required = true)]
+    file: Option<PathBuf>,
     /// Where runs and the campaign are stored.
     #[arg(long, default_value = "reports")]
     reports: PathBuf,
+    /// Run only shard K of N (1-based): cell i of the matrix (a test × schedule, with all its
+    /// repetitions; 0-based in matrix order) belongs to shard i % N + 1, as nextest's
+    /// `--partition count:K/N`. Merge the shards with `brawl campaign merge`.
+    #[arg(long, value_name = "K/N")]
+    shard: Option<Shard>,
+    /// Run on this local cluster instead of the campaign file's `cluster`/`nodes-file`.
+    #[arg(long, conflicts_with = "nodes_file")]
+    cluster: Option<String>,
+    /// Run on the nodes of this nodes file instead of the campaign file's `cluster`/`nodes-file`.
+    #[arg(long)]
+    nodes_file: Option<PathBuf>,
+}
+
+/// Subcommands of `brawl campaign`.
+#[derive(Debug, Subcommand)]
+enum CampaignCmd {
+    /// Join the shards of one campaign (`--shard K/N` runs) into one campaign.html, junit.xml
+    /// and campaign.json in OUT_DIR, copying every run directory into OUT_DIR/shard-K/. A shard
+    /// not given is shown as missing; the exit code is the worst of all runs (missing: 255).
+    Merge {
+        /// Where the merged campaign goes (created; must be empty if it exists).
+        out_dir: PathBuf,
+        /// Each shard: its campaign directory (holding campaign.json), or the reports directory
+        /// it ran into (holding one campaign under _campaigns/).
+        #[arg(required = true)]
+        shard_dirs: Vec<PathBuf>,
+    },
 }
 
 /// The first line of what made a run invalid, unknown or fail.
@@ -44,18 +77,39 @@ fn message(results: &runner::Results) -> Option<String> {
     }
 }
 
-/// Runs the campaign.
+/// Runs the campaign, or merges shards.
 pub async fn run(args: CampaignArgs) -> Result<u8, CliError> {
-    let c = campaign::load_campaign(&args.file).map_err(CliError::bad_input)?;
-    let cells = c.matrix();
-    // Every test file and schedule is checked before the first run, so a typo fails in seconds.
-    for cell in &cells {
-        prepare(&cell.test, &overrides(&c, &cell.schedule, None))?;
+    if let Some(CampaignCmd::Merge { out_dir, shard_dirs }) = &args.cmd {
+        return merge(out_dir, shard_dirs);
     }
+    let file = args.file.clone().ok_or_else(|| CliError::bad_input(anyhow::anyhow!("no campaign file given")))?;
+    let mut c = campaign::load_campaign(&file).map_err(CliError::bad_input)?;
+    if let Some(cluster) = &args.cluster {
+        c.cluster = Some(cluster.clone());
+        c.nodes_file = None;
+    } else if let Some(nodes) = &args.nodes_file {
+        c.nodes_file = Some(nodes.clone());
+        c.cluster = None;
+    }
+    // Every test file and schedule is checked before the first run, so a typo fails in seconds
+    // (on every shard: they all check the whole matrix, and record it for the merge).
+    let mut matrix = Vec::new();
+    for (test, written) in c.tests.iter().zip(&c.test_files) {
+        for schedule in &c.schedules {
+            let p = prepare(test, &overrides(&c, schedule, None))?;
+            matrix.push(MatrixCell { test: p.plan.name, file: written.clone(), schedule: schedule.label() });
+        }
+    }
+    // Run i of the matrix is cell i / repetitions; its seed is the same on any shard.
+    let reps = c.repetitions as usize;
+    let cells: Vec<(usize, campaign::Cell)> =
+        c.matrix().into_iter().enumerate().filter(|(i, _)| args.shard.is_none_or(|s| s.owns(i / reps))).collect();
     let started_at = chrono::Utc::now();
     let dir = campaign::create_dir(&args.reports, &c.name, started_at)
         .map_err(|e| CliError::internal(anyhow::anyhow!("{}: {e}", args.reports.display())))?;
-    println!("brawl campaign {}: {} runs; pages in {}", c.name, cells.len(), dir.display());
+    let of_shard =
+        args.shard.map(|s| format!(" (shard {s} of a {}-run matrix)", reps * matrix.len())).unwrap_or_default();
+    println!("brawl campaign {}: {} runs{of_shard}; pages in {}", c.name, cells.len(), dir.display());
     let bar = ProgressBar::new(cells.len() as u64);
     bar.set_style(
         ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} {msg} (eta {eta})")
@@ -73,8 +127,14 @@ pub async fn run(args: CampaignArgs) -> Result<u8, CliError> {
         runs: Vec::new(),
         exit_code: 0,
         interrupted: false,
+        shard: args.shard.map(|s| ShardRecord::new(s, matrix.len())),
+        matrix,
+        merged: None,
     };
-    for (i, cell) in cells.iter().enumerate() {
+    // Written before the first run, so a shard that dies early still says which cells it owned.
+    campaign::write(&dir, &result).map_err(|e| CliError::internal(anyhow::anyhow!("{}: {e}", dir.display())))?;
+    for (n, (i, cell)) in cells.iter().enumerate() {
+        let i = *i;
         if *stop.borrow() {
             result.interrupted = true;
             break;
@@ -83,7 +143,7 @@ pub async fn run(args: CampaignArgs) -> Result<u8, CliError> {
         let label = cell.schedule.label();
         let stem = cell.test.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
         bar.set_message(format!("{stem} × {label} #{}", cell.repetition));
-        bar.println(format!("[{}/{}] {stem} × {label} #{}", i + 1, cells.len(), cell.repetition));
+        bar.println(format!("[{}/{}] {stem} × {label} #{}", n + 1, cells.len(), cell.repetition));
         let t0 = Instant::now();
         let mut outcome = RunOutcome {
             test: stem,
@@ -95,6 +155,8 @@ pub async fn run(args: CampaignArgs) -> Result<u8, CliError> {
             message: None,
             seed,
             duration_s: 0.0,
+            cell: Some(i / reps),
+            missing: false,
         };
         match one_run(&c, cell, seed, &args, stop.clone()).await {
             Ok((run_dir, results)) => {
@@ -144,6 +206,30 @@ pub async fn run(args: CampaignArgs) -> Result<u8, CliError> {
     );
     println!("page: {}", dir.join("campaign.html").display());
     println!("junit: {}", dir.join("junit.xml").display());
+    Ok(result.exit_code)
+}
+
+/// `brawl campaign merge`.
+fn merge(out_dir: &std::path::Path, shard_dirs: &[PathBuf]) -> Result<u8, CliError> {
+    let result = campaign::merge(out_dir, shard_dirs).map_err(|e| {
+        if e.is_bad_input() {
+            CliError::bad_input(e)
+        } else {
+            CliError::internal(e)
+        }
+    })?;
+    let merged = result.merged.as_ref().map(|m| (m.shards.iter().filter(|s| !s.missing).count(), m.count));
+    let (given, count) = merged.unwrap_or((0, 0));
+    let valid = result.runs.iter().filter(|r| r.verdict == Some(Validity::Valid)).count();
+    let missing = result.runs.iter().filter(|r| r.missing).count();
+    println!(
+        "campaign {}: merged {given} of {count} shards; {valid}/{} runs valid, {missing} missing; exit code {}",
+        result.name,
+        result.runs.len(),
+        result.exit_code
+    );
+    println!("page: {}", out_dir.join("campaign.html").display());
+    println!("junit: {}", out_dir.join("junit.xml").display());
     Ok(result.exit_code)
 }
 
