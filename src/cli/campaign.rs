@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use super::run::{prepare, run_error, stop_on_signals, Overrides, Prepared};
 use super::CliError;
@@ -13,6 +13,7 @@ use crate::campaign::{self, CampaignResult, RunOutcome, ScheduleRef};
 use crate::checker::{Budget, Validity};
 use crate::cluster::Cluster;
 use crate::config;
+use crate::run::progress::StatusOut;
 use crate::run::{self as runner, RunOptions};
 
 /// Arguments of `brawl campaign`.
@@ -56,7 +57,9 @@ pub async fn run(args: CampaignArgs) -> Result<u8, CliError> {
     let dir = campaign::create_dir(&args.reports, &c.name, started_at)
         .map_err(|e| CliError::internal(anyhow::anyhow!("{}: {e}", args.reports.display())))?;
     println!("brawl campaign {}: {} runs; pages in {}", c.name, cells.len(), dir.display());
-    let bar = ProgressBar::new(cells.len() as u64);
+    // The campaign's bar and each run's status line share the terminal.
+    let multi = MultiProgress::new();
+    let bar = multi.add(ProgressBar::new(cells.len() as u64));
     bar.set_style(
         ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} {msg} (eta {eta})")
             .unwrap_or_else(|_| ProgressStyle::default_bar())
@@ -96,7 +99,7 @@ pub async fn run(args: CampaignArgs) -> Result<u8, CliError> {
             seed,
             duration_s: 0.0,
         };
-        match one_run(&c, cell, seed, &args, stop.clone()).await {
+        match one_run(&c, cell, seed, &args, stop.clone(), &StatusOut::In(multi.clone())).await {
             Ok((run_dir, results)) => {
                 outcome.test = results.test.clone();
                 outcome.verdict = Some(results.validity);
@@ -170,6 +173,7 @@ async fn one_run(
     seed: Option<u64>,
     args: &CampaignArgs,
     stop: tokio::sync::watch::Receiver<bool>,
+    status: &StatusOut,
 ) -> Result<(PathBuf, runner::Results), (CliError, Option<PathBuf>)> {
     let Prepared { plan, raw, seed, targets, local_cluster } =
         prepare(&cell.test, &overrides(c, &cell.schedule, seed)).map_err(|e| (e, None))?;
@@ -192,6 +196,7 @@ async fn one_run(
             .collect(),
         budget: Budget { time: c.check_time.unwrap_or(Duration::from_secs(120)), ..Budget::default() },
         local_cluster,
+        status: status.clone(),
     };
     let before = latest(&args.reports, &plan.name);
     match runner::run(&plan, targets, seed, &opts, stop).await {
