@@ -261,6 +261,13 @@ impl State {
     }
 }
 
+/// One plain line on stdout; a closed stdout (`| head`) is not the run's problem.
+fn print_line(line: &str) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}").and_then(|()| out.flush());
+}
+
 async fn report(mut rx: mpsc::UnboundedReceiver<RunEvent>, time_limit: Option<Duration>, sink: Sink) {
     let began = Instant::now();
     let mut st = State {
@@ -278,6 +285,9 @@ async fn report(mut rx: mpsc::UnboundedReceiver<RunEvent>, time_limit: Option<Du
         Sink::Lines => LINE_EVERY,
     };
     let mut tick = tokio::time::interval_at(began + every, every);
+    if time_limit.is_some() && matches!(sink, Sink::Lines) {
+        print_line(&status_line(&st.status(began)));
+    }
     loop {
         tokio::select! {
             e = rx.recv() => match e {
@@ -287,14 +297,14 @@ async fn report(mut rx: mpsc::UnboundedReceiver<RunEvent>, time_limit: Option<Du
                     // Off a terminal a run's phase change is worth a line of its own (a quick
                     // `brawl check` stays quiet).
                     if phase_change && time_limit.is_some() && matches!(sink, Sink::Lines) {
-                        println!("{}", status_line(&st.status(Instant::now())));
+                        print_line(&status_line(&st.status(Instant::now())));
                     }
                 }
                 None => break,
             },
             _ = tick.tick() => match &sink {
                 Sink::Bar(b) => b.set_message(status_line(&st.status(Instant::now()))),
-                Sink::Lines => println!("{}", status_line(&st.status(Instant::now()))),
+                Sink::Lines => print_line(&status_line(&st.status(Instant::now()))),
             },
         }
         if let Sink::Bar(b) = &sink {
