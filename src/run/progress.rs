@@ -285,8 +285,10 @@ async fn report(mut rx: mpsc::UnboundedReceiver<RunEvent>, time_limit: Option<Du
         Sink::Lines => LINE_EVERY,
     };
     let mut tick = tokio::time::interval_at(began + every, every);
-    if time_limit.is_some() && matches!(sink, Sink::Lines) {
-        print_line(&status_line(&st.status(began)));
+    match &sink {
+        Sink::Bar(b) => b.set_message(status_line(&st.status(began))),
+        Sink::Lines if time_limit.is_some() => print_line(&status_line(&st.status(began))),
+        Sink::Lines => {}
     }
     loop {
         tokio::select! {
