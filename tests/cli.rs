@@ -112,3 +112,36 @@ fn a_cluster_that_is_not_up_is_named_with_the_fix() {
     let out = brawl(&["exec", "--cluster", "Bad Name", "--", "true"]);
     assert_eq!(out.status.code(), Some(254), "{}", text(&out));
 }
+
+/// Issue 10: `--time-limit 20` is 20 seconds (as in Jepsen), not "time unit needed".
+#[test]
+fn issue_10_duration_flags_take_bare_seconds() {
+    // Parsing gets past the flag: what stops the run is the cluster that is not up.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let test = write(dir.path(), "t.yaml", GOOD);
+    for limit in ["20", "0.5", "20s", "250ms"] {
+        let out = brawl(&["run", &test, "--cluster", "a-never-up", "--time-limit", limit, "--check-time", "30"]);
+        assert_eq!(out.status.code(), Some(254), "{limit}: {}", text(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("time unit") && !stderr.contains("invalid duration"), "{limit}: {stderr}");
+        assert!(stderr.contains("brawl cluster up --name a-never-up"), "{limit}: {stderr}");
+    }
+    // A bad value names the flag and the value.
+    let out = brawl(&["run", &test, "--cluster", "a-never-up", "--time-limit", "20x"]);
+    assert_eq!(out.status.code(), Some(254), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--time-limit") && stderr.contains("invalid duration \"20x\""), "{stderr}");
+    // `brawl check --time-limit 0.5` runs the check with a half-second budget.
+    let out = brawl(&["check", "tests/histories/jepsen-register-info-valid.edn", "--time-limit", "0.5"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // --help says so.
+    for sub in ["run", "check", "exec"] {
+        let out = brawl(&[sub, "--help"]);
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("Seconds (20, 0.5)")
+                || String::from_utf8_lossy(&out.stdout).contains("seconds (20, 0.5)"),
+            "{sub}: {}",
+            text(&out)
+        );
+    }
+}

@@ -158,7 +158,7 @@ fn a_valid_run_has_every_section() {
     assert!(html.matches("<svg").count() >= 7, "charts: {}", html.matches("<svg").count());
     // The partition is shaded and in the legend; its window is measured.
     assert!(html.contains("partition") && html.contains("fill=\"#E9DCA0\""), "no partition band");
-    assert!(html.contains("to first failed op"));
+    assert!(html.contains("to first unavailable second") && html.contains("id=unavailable-def"));
     // The SLO from test.yaml, in operators' terms.
     assert!(html.contains("within 5 ms (target 99.9%)"), "no SLO line");
     assert!(html.contains("nines") || html.contains("nine)"));

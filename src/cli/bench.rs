@@ -39,8 +39,8 @@ pub struct InterpreterArgs {
     /// Worker threads.
     #[arg(long, default_value_t = 10)]
     concurrency: usize,
-    /// How long to run.
-    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    /// How long to run: seconds (20, 0.5) or with a unit (250ms, 30s, 5m).
+    #[arg(long, default_value = "5s", value_parser = crate::config::duration::parse_flag)]
     duration: Duration,
     /// Where to write the history (default: a temporary file, removed afterwards).
     #[arg(long)]

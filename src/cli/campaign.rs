@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use clap::{Args, Subcommand};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use super::run::{prepare, run_error, stop_on_signals, Overrides, Prepared};
 use super::CliError;
@@ -14,6 +14,7 @@ use crate::campaign::{self, CampaignResult, MatrixCell, RunOutcome, ScheduleRef,
 use crate::checker::{Budget, Validity};
 use crate::cluster::Cluster;
 use crate::config;
+use crate::run::progress::StatusOut;
 use crate::run::{self as runner, RunOptions};
 
 /// Arguments of `brawl campaign`.
@@ -110,7 +111,9 @@ pub async fn run(args: CampaignArgs) -> Result<u8, CliError> {
     let of_shard =
         args.shard.map(|s| format!(" (shard {s} of a {}-run matrix)", reps * matrix.len())).unwrap_or_default();
     println!("brawl campaign {}: {} runs{of_shard}; pages in {}", c.name, cells.len(), dir.display());
-    let bar = ProgressBar::new(cells.len() as u64);
+    // The campaign's bar and each run's status line share the terminal.
+    let multi = MultiProgress::new();
+    let bar = multi.add(ProgressBar::new(cells.len() as u64));
     bar.set_style(
         ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} {msg} (eta {eta})")
             .unwrap_or_else(|_| ProgressStyle::default_bar())
@@ -158,7 +161,7 @@ pub async fn run(args: CampaignArgs) -> Result<u8, CliError> {
             cell: Some(i / reps),
             missing: false,
         };
-        match one_run(&c, cell, seed, &args, stop.clone()).await {
+        match one_run(&c, cell, seed, &args, stop.clone(), &StatusOut::In(multi.clone())).await {
             Ok((run_dir, results)) => {
                 outcome.test = results.test.clone();
                 outcome.verdict = Some(results.validity);
@@ -256,6 +259,7 @@ async fn one_run(
     seed: Option<u64>,
     args: &CampaignArgs,
     stop: tokio::sync::watch::Receiver<bool>,
+    status: &StatusOut,
 ) -> Result<(PathBuf, runner::Results), (CliError, Option<PathBuf>)> {
     let Prepared { plan, raw, seed, targets, local_cluster } =
         prepare(&cell.test, &overrides(c, &cell.schedule, seed)).map_err(|e| (e, None))?;
@@ -278,6 +282,7 @@ async fn one_run(
             .collect(),
         budget: Budget { time: c.check_time.unwrap_or(Duration::from_secs(120)), ..Budget::default() },
         local_cluster,
+        status: status.clone(),
     };
     let before = latest(&args.reports, &plan.name);
     match runner::run(&plan, targets, seed, &opts, stop).await {

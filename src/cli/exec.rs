@@ -13,8 +13,8 @@ use crate::control::{ControlError, RemoteCommand};
 pub struct ExecArgs {
     #[command(flatten)]
     nodes: NodeArgs,
-    /// Time limit of the command on each node.
-    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    /// Time limit of the command on each node: seconds (20, 0.5) or with a unit (250ms, 30s, 5m).
+    #[arg(long, default_value = "60s", value_parser = crate::config::duration::parse_flag)]
     timeout: Duration,
     /// Run the command as root through sudo (for nodes that log in as another user).
     #[arg(long)]

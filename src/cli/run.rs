@@ -11,6 +11,7 @@ use super::{CliError, NodeArgs, EXIT_INVALID, EXIT_OK, EXIT_UNKNOWN};
 use crate::checker::{check_linearizable_ops, stats_ops, Budget, ModelKind, Validity};
 use crate::config::{self, NodeSource, TestPlan};
 use crate::control::SshTarget;
+use crate::run::progress::{Phase, Reporter, StatusOut};
 use crate::run::{self, RunError, RunOptions};
 
 /// Arguments of `brawl run`.
@@ -28,8 +29,8 @@ pub struct RunArgs {
     /// nodes file `brawl cluster vagrant` writes).
     #[arg(long, value_name = "DIR")]
     vagrant: Option<PathBuf>,
-    /// Override the test's time limit (e.g. 30s, 5m).
-    #[arg(long, value_parser = humantime::parse_duration)]
+    /// Override the test's time limit: seconds (20, 0.5) or with a unit (250ms, 30s, 5m).
+    #[arg(long, value_parser = config::duration::parse_flag)]
     time_limit: Option<Duration>,
     /// Override the number of client processes.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
@@ -47,8 +48,9 @@ pub struct RunArgs {
     /// Where runs are stored.
     #[arg(long, default_value = "reports")]
     reports: PathBuf,
-    /// Time budget of the linearizability check; past it the verdict is unknown.
-    #[arg(long, default_value = "120s", value_parser = humantime::parse_duration)]
+    /// Time budget of the linearizability check; past it the verdict is unknown. Seconds (20,
+    /// 0.5) or with a unit (250ms, 30s, 5m).
+    #[arg(long, default_value = "120s", value_parser = config::duration::parse_flag)]
     check_time: Duration,
 }
 
@@ -193,6 +195,7 @@ pub async fn run(args: RunArgs) -> Result<u8, CliError> {
         argv: std::env::args().collect(),
         budget: Budget { time: args.check_time, ..Budget::default() },
         local_cluster,
+        status: StatusOut::Auto,
     };
     let (dir, results) = run::run(&plan, targets, seed, &opts, stop_rx).await.map_err(run_error)?;
     let s = &results.stats.total;
@@ -257,8 +260,9 @@ pub struct CheckArgs {
     /// The file's format (default: guessed from its name and first bytes).
     #[arg(long, value_enum)]
     format: Option<HistoryFormat>,
-    /// Time budget; past it the verdict is unknown.
-    #[arg(long, default_value = "120s", value_parser = humantime::parse_duration)]
+    /// Time budget; past it the verdict is unknown. Seconds (20, 0.5) or with a unit (250ms,
+    /// 30s, 5m).
+    #[arg(long, default_value = "120s", value_parser = config::duration::parse_flag)]
     time_limit: Duration,
     /// Print the full result as JSON.
     #[arg(long)]
@@ -276,8 +280,14 @@ pub async fn check(args: CheckArgs) -> Result<u8, CliError> {
         HistoryFormat::Jsonl => crate::history::Format::Jsonl,
         HistoryFormat::JepsenEdn => crate::history::Format::JepsenEdn,
     });
+    // `--json` keeps stdout pure JSON: status only as a live line on a terminal.
+    let quiet = args.json && !std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let reporter = Reporter::start(None, if quiet { StatusOut::Off } else { StatusOut::Auto });
     // Compact: a million-op history fits in a few hundred MiB.
-    let history = crate::history::read_history_compact(&file, format).map_err(CliError::bad_input)?;
+    let read =
+        tokio::task::spawn_blocking(move || crate::history::read_history_compact(&file, format).map(|h| (file, h)));
+    let (file, history) = read.await.map_err(CliError::internal)?.map_err(CliError::bad_input)?;
+    reporter.phase(Phase::Check);
     let model = match args.model {
         Some(ModelArg::Register) => ModelKind::Register,
         Some(ModelArg::CasRegister) => ModelKind::CasRegister,
@@ -291,6 +301,7 @@ pub async fn check(args: CheckArgs) -> Result<u8, CliError> {
     })
     .await
     .map_err(CliError::internal)?;
+    reporter.finish().await;
     let (lin, st) = result;
     if args.json {
         let out = serde_json::json!({"linearizable": lin, "stats": st});

@@ -3,10 +3,11 @@
 //! [`load`] is the only YAML parser in brawl; every mistake in a file becomes a [`ConfigError`]
 //! that names the file, line, column and field (`test.yaml:4:23: nemeses[0].kill: …`).
 //! [`load_test`] reads a test file, [`load_nodes_file`] a nodes file, and [`nodes_file_yaml`]
-//! writes one.
+//! writes one. [`duration`] is the one duration parser: a bare number means seconds.
 //!
 //! [`SshTarget`]: crate::control::target::SshTarget
 
+pub mod duration;
 mod load;
 mod nodes_file;
 mod plan;

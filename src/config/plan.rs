@@ -397,10 +397,15 @@ slo: { latency: 200ms, target: 99.9% }
     }
 
     #[test]
-    fn duration_without_unit() {
-        snap!(err(
-            "name: t\ncluster: c\ndb: { etcd: {} }\nworkload: { register: {} }\ntime-limit: 10\nconcurrency: 1\n"
-        ));
+    fn issue_10_a_bare_number_is_seconds() {
+        let with = |t: &str| {
+            format!("name: t\ncluster: c\ndb: {{ etcd: {{}} }}\nworkload: {{ register: {{}} }}\n{t}\nconcurrency: 1\n")
+        };
+        assert_eq!(plan(&with("time-limit: 10")).expect("valid").time_limit, Duration::from_secs(10));
+        assert_eq!(plan(&with("time-limit: 0.5")).expect("valid").time_limit, Duration::from_millis(500));
+        assert_eq!(plan(&with("time-limit: \"90\"")).expect("valid").time_limit, Duration::from_secs(90));
+        assert_eq!(plan(&with("time-limit: 2m")).expect("valid").time_limit, Duration::from_secs(120));
+        snap!(err(&with("time-limit: -10")));
     }
 
     #[test]

@@ -213,36 +213,5 @@ pub struct RawNode {
     pub user: Option<String>,
 }
 
-/// Durations written as humantime strings: `500ms`, `10s`, `5m`, `1h 30m`.
-pub mod duration {
-    use super::*;
-
-    const EXPECTED: &str = "a duration such as 500ms, 10s or 5m";
-
-    /// A [`Duration`] read from a humantime string; use inside `Spanned`.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-    pub struct Human(pub Duration);
-
-    impl<'de> Deserialize<'de> for Human {
-        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            struct V;
-            impl Visitor<'_> for V {
-                type Value = Human;
-                fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                    f.write_str(EXPECTED)
-                }
-                fn visit_str<E: de::Error>(self, v: &str) -> Result<Human, E> {
-                    humantime::parse_duration(v.trim())
-                        .map(Human)
-                        .map_err(|_| E::custom(format!("invalid duration {v:?}: expected {EXPECTED}")))
-                }
-            }
-            deserializer.deserialize_str(V)
-        }
-    }
-
-    /// `deserialize_with` for an optional duration field (use with `#[serde(default)]`).
-    pub fn option<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-        Ok(Option::<Human>::deserialize(d)?.map(|h| h.0))
-    }
-}
+/// The duration parser, here under its old path for the `deserialize_with` attributes.
+pub use super::duration;

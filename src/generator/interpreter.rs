@@ -9,6 +9,7 @@
 //! began, made monotonic in index order by the writer.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -26,12 +27,45 @@ use crate::workload::{Client, Completion, Invocation, Workload};
 pub struct HistorySink {
     tx: mpsc::UnboundedSender<Op>,
     start: Instant,
+    /// Client completions so far, shared with the run's status line (`run::progress`).
+    counts: Arc<OpCounts>,
+}
+
+/// Client completions so far by type, counted as they are sent to the writer.
+#[derive(Debug, Default)]
+pub struct OpCounts {
+    ok: AtomicU64,
+    fail: AtomicU64,
+    info: AtomicU64,
+}
+
+impl OpCounts {
+    /// Counts one completion (an invocation counts nothing).
+    pub fn count(&self, kind: OpType) {
+        let c = match kind {
+            OpType::Ok => &self.ok,
+            OpType::Fail => &self.fail,
+            OpType::Info => &self.info,
+            OpType::Invoke => return,
+        };
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// `(ok, fail, info)` so far.
+    pub fn get(&self) -> (u64, u64, u64) {
+        (self.ok.load(Ordering::Relaxed), self.fail.load(Ordering::Relaxed), self.info.load(Ordering::Relaxed))
+    }
 }
 
 impl HistorySink {
     /// Nanoseconds since the test began.
     pub fn now(&self) -> u64 {
         self.start.elapsed().as_nanos() as u64
+    }
+
+    /// The counters of client completions recorded through this sink (and its clones).
+    pub fn counts(&self) -> Arc<OpCounts> {
+        self.counts.clone()
     }
 
     /// Records an op (its index and time are fixed by the writer). Dropped silently once the
@@ -45,6 +79,9 @@ impl HistorySink {
         node: Option<&str>,
         error: Option<String>,
     ) {
+        if matches!(process, Process::Client(_)) {
+            self.counts.count(kind);
+        }
         let op = Op {
             index: 0,
             time: self.now(),
@@ -98,7 +135,7 @@ pub fn spawn_writer(
         writer.finish()?;
         Ok(summary)
     })?;
-    Ok((HistorySink { tx, start }, handle))
+    Ok((HistorySink { tx, start, counts: Arc::default() }, handle))
 }
 
 /// How the worker threads run.

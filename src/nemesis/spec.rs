@@ -1,5 +1,5 @@
 //! The test file's `nemeses:` and `timeline:` sections as serde types: externally tagged,
-//! kebab-case, `deny_unknown_fields`. Durations are humantime strings (`10s`, `200ms`).
+//! kebab-case, `deny_unknown_fields`. Durations are seconds (`10`, `0.2`) or carry a unit (`10s`, `200ms`).
 //!
 //! ```yaml
 //! nemeses:
@@ -240,17 +240,44 @@ fn required<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     Ok(Human::deserialize(d)?.0)
 }
 
-/// A humantime duration with an optional leading `-`, in whole milliseconds.
+/// A duration (bare number = seconds) with an optional leading `-`, in whole milliseconds.
 fn signed_ms<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
-    let Some(s) = Option::<String>::deserialize(d)? else { return Ok(None) };
-    let (neg, body) = match s.trim().strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, s.trim()),
-    };
-    let ms = humantime::parse_duration(body.trim())
-        .map_err(|_| serde::de::Error::custom(format!("invalid duration {s:?}: expected e.g. 2s or -500ms")))?
-        .as_millis() as i64;
-    Ok(Some(if neg { -ms } else { ms }))
+    struct V;
+    impl serde::de::Visitor<'_> for V {
+        type Value = i64;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            write!(f, "{}, with an optional -", duration::EXPECTED)
+        }
+        fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<i64, E> {
+            let (neg, body) = match s.trim().strip_prefix('-') {
+                Some(rest) => (true, rest),
+                None => (false, s.trim()),
+            };
+            let ms = duration::parse(body)
+                .map_err(|_| {
+                    E::custom(format!("invalid duration {s:?}: expected {}, with an optional -", duration::EXPECTED))
+                })?
+                .as_millis();
+            let ms = i64::try_from(ms).map_err(|_| E::custom(format!("duration {s:?} is too long")))?;
+            Ok(if neg { -ms } else { ms })
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<i64, E> {
+            self.visit_str(&v.to_string())
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<i64, E> {
+            self.visit_str(&v.to_string())
+        }
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<i64, E> {
+            self.visit_str(&v.to_string())
+        }
+    }
+    struct Opt(i64);
+    impl<'de> Deserialize<'de> for Opt {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_any(V).map(Opt)
+        }
+    }
+    Ok(Option::<Opt>::deserialize(d)?.map(|o| o.0))
 }
 
 #[cfg(test)]

@@ -3,23 +3,23 @@
 //! value did not match, `digest::ANSWER_ERRORS`); timeouts, refused connections and ops that
 //! never completed did not.
 //!
-//! - **per second**: the share of the ops invoked in each second that completed `ok`;
+//! - **per second**: the share of the ops invoked in each second that the system answered;
 //! - **overall**: the share of all client ops that succeeded;
 //! - **SLO attainment**: the share of all client ops that succeeded within the SLO's latency;
+//! - **unavailable seconds**: a second of the run is unavailable when its availability is below
+//!   the SLO's target, or when no op was invoked in it while an op that did not succeed was in
+//!   flight through all of it (every client stuck waiting for a timeout). Any other second in
+//!   which no op was invoked is not counted either way;
 //! - **per fault interval** (from the completion of the op that started the fault to the
-//!   completion of the op that healed it): after the heal, the time until the system
-//!   *recovered*: the first moment from which the ops invoked during `STABLE` succeeded, save for
-//!   the failures the background rate explains (looked for until the next fault starts); the time
-//!   from the start to the fault's first failed op (invoked before recovery, and starting a
-//!   stretch of `STABLE` with more failures than the background explains); and the
-//!   unavailability window from that op to recovery.
+//!   completion of the op that healed it), in whole seconds: the time from the start to the
+//!   first unavailable second, the unavailable seconds from the start until recovery, and the
+//!   time from the heal to recovery, the first second at or after the heal's that is up
+//!   (ops invoked, at least the target share answered; looked for until the next fault starts); and the interval's share of failed
+//!   requests: of the client ops that completed in it (or were invoked in it and never
+//!   completed), those that did not succeed.
 //!
-//!   The background rate is the share of ops that failed before the first fault (zero when no op
-//!   ran before it). A system that never fails outside faults has none, and then a single failure
-//!   counts; a noisy one is allowed the mean plus three standard deviations of its noise per
-//!   stretch, so onset and recovery are exact only to within that noise.
-//!
-//! Everything is exact: no sampling.
+//! So one node partitioned while 99.9% of requests are answered is not "unavailable", and a
+//! cluster that answers nothing for 3 s is unavailable for 3 s. Everything is exact: no sampling.
 
 use std::time::Duration;
 
@@ -28,14 +28,15 @@ use crate::nemesis::FaultKind;
 
 use super::digest::{ClientOp, Digest};
 
-/// How long every op must succeed, after a heal, for the system to count as recovered.
-pub const STABLE: Duration = Duration::from_secs(1);
+const SEC: u64 = 1_000_000_000;
 
 /// Availability figures of a run.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Availability {
     /// Per second of the run (by invocation time): `(ok, total)`.
     pub per_second: Vec<(u64, u64)>,
+    /// Per second of the run: up, down (below the SLO's target) or idle (see the module docs).
+    pub seconds: Vec<Second>,
     /// Client ops the system answered (`ClientOp::answered`).
     pub ok: u64,
     /// Client ops invoked.
@@ -46,8 +47,6 @@ pub struct Availability {
     pub slo: Slo,
     /// One per fault interval, in start order.
     pub windows: Vec<FaultWindow>,
-    /// The share of ops that failed before the first fault: noise the windows allow for.
-    pub background: f64,
 }
 
 impl Availability {
@@ -65,9 +64,25 @@ impl Availability {
     pub fn slo_met(&self) -> bool {
         self.slo_attainment() >= self.slo.target
     }
+
+    /// How many seconds of the whole run were unavailable.
+    pub fn unavailable_seconds(&self) -> u64 {
+        self.seconds.iter().filter(|s| **s == Second::Down).count() as u64
+    }
 }
 
-/// What one fault interval did to availability.
+/// One second of the run, judged against the SLO's target.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Second {
+    /// Ops were invoked in it and at least the target share of them was answered.
+    Up,
+    /// Below the target, or no op invoked while one that did not succeed was in flight.
+    Down,
+    /// No op invoked and none stuck: nothing to judge.
+    Idle,
+}
+
+/// What one fault interval did to availability, in whole seconds of the run.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FaultWindow {
     /// The fault's kind.
@@ -76,14 +91,27 @@ pub struct FaultWindow {
     pub start: u64,
     /// When it was healed (ns; the end of the history if never).
     pub end: u64,
-    /// From the start to the invocation of the first op that did not succeed, among those
-    /// invoked from the start until recovery; `None` when all of them succeeded.
-    pub to_first_failure: Option<Duration>,
-    /// From the heal until recovery; zero when the system was healthy at the heal, `None` when
-    /// it did not recover before the next fault or the end of the history.
+    /// From the start to the beginning of the first unavailable second (zero when the second
+    /// the fault started in is unavailable), among the seconds until recovery; `None` when
+    /// none was unavailable.
+    pub to_first_unavailable: Option<Duration>,
+    /// Unavailable seconds from the second the fault started in until recovery (or the horizon).
+    pub unavailable_secs: u64,
+    /// From the heal to the beginning of the first second, at or after the heal's, that is up
+    /// (zero when the heal's second is); `None` when there was none before the next fault or
+    /// the end of the history.
     pub to_recover: Option<Duration>,
-    /// From the first failure to recovery; `None` without a failure or without recovery.
-    pub unavailable: Option<Duration>,
+    /// Client ops that completed in the interval (or were invoked in it and never completed).
+    pub completed: u64,
+    /// Of those, the ones that did not succeed (fail or info, not a definite answer).
+    pub failed: u64,
+}
+
+impl FaultWindow {
+    /// The interval's share of failed requests (0 when none completed in it).
+    pub fn failed_share(&self) -> f64 {
+        1.0 - ratio(self.completed - self.failed, self.completed)
+    }
 }
 
 fn ratio(a: u64, b: u64) -> f64 {
@@ -96,12 +124,14 @@ fn ratio(a: u64, b: u64) -> f64 {
 
 /// Computes the availability figures of `d` against `slo`.
 pub fn availability(d: &Digest, slo: Slo) -> Availability {
-    let secs = (d.end / 1_000_000_000 + 1) as usize;
+    let secs = (d.end / SEC + 1) as usize;
     let mut per_second = vec![(0u64, 0u64); secs];
     let (mut ok, mut within_slo) = (0, 0);
     let slo_ns = slo.latency.as_nanos() as u64;
+    // stuck[s] > 0: an op that did not succeed was in flight through all of second s.
+    let mut stuck = vec![0i64; secs + 1];
     for op in &d.ops {
-        let s = &mut per_second[((op.invoke / 1_000_000_000) as usize).min(secs - 1)];
+        let s = &mut per_second[((op.invoke / SEC) as usize).min(secs - 1)];
         s.1 += 1;
         if op.answered {
             s.0 += 1;
@@ -109,16 +139,30 @@ pub fn availability(d: &Digest, slo: Slo) -> Availability {
             if op.latency().is_some_and(|l| l <= slo_ns) {
                 within_slo += 1;
             }
+        } else {
+            // Whole seconds inside [invoke, complete): from ceil(invoke) to floor(complete).
+            let first = op.invoke.div_ceil(SEC) as usize;
+            let last = (op.complete.unwrap_or(d.end.saturating_add(1)) / SEC) as usize;
+            if first < last.min(secs) {
+                stuck[first] += 1;
+                stuck[last.min(secs)] -= 1;
+            }
         }
     }
-    let background = background_failure_rate(d);
-    // failures[i]: how many of the first i ops did not succeed.
-    let mut failures = Vec::with_capacity(d.ops.len() + 1);
-    failures.push(0u32);
-    for o in &d.ops {
-        failures.push(failures.last().copied().unwrap_or(0) + u32::from(!o.answered));
-    }
-    let w = Windows { ops: &d.ops, failures: &failures, background };
+    let mut in_flight = 0;
+    let seconds = per_second
+        .iter()
+        .enumerate()
+        .map(|(s, &(ok, total))| {
+            in_flight += stuck[s];
+            match total {
+                0 if in_flight > 0 => Second::Down,
+                0 => Second::Idle,
+                _ if (ok as f64) / (total as f64) < slo.target => Second::Down,
+                _ => Second::Up,
+            }
+        })
+        .collect::<Vec<Second>>();
     let starts: Vec<u64> = d.faults.iter().map(|f| f.start).collect();
     let windows = d
         .faults
@@ -127,84 +171,31 @@ pub fn availability(d: &Digest, slo: Slo) -> Availability {
             let end = d.fault_end(f);
             // Recovery is looked for until the next fault starts (of any kind) or the history ends.
             let horizon = starts.iter().copied().filter(|&s| s > end).min().unwrap_or(u64::MAX);
-            w.window(f.kind, f.start, end, horizon)
+            window(&d.ops, &seconds, f.kind, f.start, end, horizon)
         })
         .collect();
-    Availability { per_second, ok, total: d.ops.len() as u64, within_slo, slo, windows, background }
+    Availability { per_second, seconds, ok, total: d.ops.len() as u64, within_slo, slo, windows }
 }
 
-/// The share of ops that did not succeed before the first fault: the system's noise, which is
-/// not the faults' doing. Zero (every failure counts) when no op ran before the first fault.
-fn background_failure_rate(d: &Digest) -> f64 {
-    let first = d.faults.iter().map(|f| f.start).min().unwrap_or(u64::MAX);
-    let before = &d.ops[..d.ops.partition_point(|o| o.invoke < first)];
-    let failed = before.iter().filter(|o| !o.answered).count() as u64;
-    1.0 - ratio(before.len() as u64 - failed, before.len() as u64)
-}
-
-/// At most how many of `n` ops may fail at the background rate: the mean plus three standard
-/// deviations (Poisson). Zero when the background rate is zero.
-fn allowed_failures(n: usize, background: f64) -> u32 {
-    let mean = n as f64 * background;
-    (mean + 3.0 * mean.sqrt()).floor() as u32
-}
-
-/// Sliding windows of `STABLE` over the client ops (in invocation order).
-struct Windows<'a> {
-    ops: &'a [ClientOp],
-    failures: &'a [u32],
-    background: f64,
-}
-
-impl Windows<'_> {
-    /// The ops invoked in `[from, min(from + STABLE, horizon))`, starting at position `lo`:
-    /// (how many, how many did not succeed).
-    fn count(&self, lo: usize, from: u64, horizon: u64) -> (usize, u32) {
-        let until = from.saturating_add(STABLE.as_nanos() as u64).min(horizon);
-        let hi = lo + self.ops[lo..].partition_point(|o| o.invoke < until);
-        (hi - lo, self.failures[hi] - self.failures[lo])
+/// One fault interval's window over the per-second verdicts `seconds`.
+fn window(ops: &[ClientOp], seconds: &[Second], kind: FaultKind, start: u64, end: u64, horizon: u64) -> FaultWindow {
+    let secs = seconds.len();
+    let (first, heal) = ((start / SEC) as usize, (end / SEC) as usize);
+    // Seconds that begin before the horizon (the second the next fault starts in belongs to it).
+    let limit = (horizon.div_ceil(SEC) as usize).min(secs).max(heal.min(secs));
+    let bad = |s: usize| seconds.get(s) == Some(&Second::Down);
+    let recovered = (heal..limit).find(|&s| seconds.get(s) == Some(&Second::Up));
+    let until = recovered.unwrap_or(limit);
+    let to_first_unavailable =
+        (first..until).find(|&s| bad(s)).map(|s| Duration::from_nanos((s as u64 * SEC).saturating_sub(start)));
+    let unavailable_secs = (first..until).filter(|&s| bad(s)).count() as u64;
+    let to_recover = recovered.map(|s| Duration::from_nanos((s as u64 * SEC).saturating_sub(end)));
+    let (mut completed, mut failed) = (0, 0);
+    for o in ops.iter().filter(|o| (start..end).contains(&o.complete.unwrap_or(o.invoke))) {
+        completed += 1;
+        failed += u64::from(!o.answered);
     }
-
-    /// A stretch with at least one success and no more failures than the background explains.
-    fn healthy(&self, lo: usize, from: u64, horizon: u64) -> bool {
-        let (n, failed) = self.count(lo, from, horizon);
-        (failed as usize) < n && failed <= allowed_failures(n, self.background)
-    }
-
-    /// One fault interval's window.
-    fn window(&self, kind: FaultKind, start: u64, end: u64, horizon: u64) -> FaultWindow {
-        let ops = self.ops;
-        let from = ops.partition_point(|o| o.invoke < start);
-        let at_heal = ops.partition_point(|o| o.invoke < end);
-        let until = ops.partition_point(|o| o.invoke < horizon);
-        // Recovered: the heal itself, or the first op after it, that starts a healthy stretch.
-        let recovered = std::iter::once((at_heal, end))
-            .chain((at_heal..until).map(|i| (i, ops[i].invoke)))
-            .find(|&(lo, t)| self.healthy(lo, t, horizon))
-            .map(|(_, t)| t);
-        // The fault's first failure: one that starts a stretch with more failures than noise.
-        let last = ops.partition_point(|o| o.invoke < recovered.unwrap_or(horizon));
-        let first_failure = (from..last.max(from))
-            .find(|&i| !ops[i].answered && !self.healthy_failures(i, horizon))
-            .map(|i| ops[i].invoke);
-        FaultWindow {
-            kind,
-            start,
-            end,
-            to_first_failure: first_failure.map(|f| Duration::from_nanos(f - start)),
-            to_recover: recovered.map(|r| Duration::from_nanos(r.saturating_sub(end))),
-            unavailable: match (first_failure, recovered) {
-                (Some(f), Some(r)) => Some(Duration::from_nanos(r.saturating_sub(f))),
-                _ => None,
-            },
-        }
-    }
-
-    /// True when the failures in the stretch starting at op `i` are within the noise.
-    fn healthy_failures(&self, i: usize, horizon: u64) -> bool {
-        let (n, failed) = self.count(i, self.ops[i].invoke, horizon);
-        failed <= allowed_failures(n, self.background)
-    }
+    FaultWindow { kind, start, end, to_first_unavailable, unavailable_secs, to_recover, completed, failed }
 }
 
 /// A share written the way operators say it: `99.95% (three nines)`.
@@ -272,22 +263,67 @@ mod tests {
         assert_eq!(a.per_second, [(8, 8), (0, 2), (0, 0)]);
     }
 
+    fn window_of(ops: Vec<ClientOp>, kind: FaultKind, from_ms: u64, to_ms: u64, end_ms: u64) -> FaultWindow {
+        let faults = vec![FaultInterval { kind, start: from_ms * MS, end: Some(to_ms * MS) }];
+        let a = availability(&digest(ops, faults, end_ms), Slo::default());
+        a.windows.into_iter().next().expect("one window")
+    }
+
     #[test]
-    fn a_partition_window_from_first_failure_to_recovery() {
-        // An op every 100 ms from 0 to 5.9 s. The fault runs from 1 s to 3 s; ops invoked from
-        // 1.5 s up to 3.4 s fail; from 3.5 s on all succeed.
-        let ops: Vec<ClientOp> = (0..60)
-            .map(|i| {
-                let t = i * 100;
-                client(i, t, 5, if (1500..3500).contains(&t) { Fail } else { Ok })
-            })
-            .collect();
-        let faults = vec![FaultInterval { kind: FaultKind::Partition, start: 1000 * MS, end: Some(3000 * MS) }];
-        let a = availability(&digest(ops, faults, 6000), Slo::default());
+    fn issue_10_one_failed_op_in_a_thousand_is_not_unavailability() {
+        // An op every 4 ms for 8 s, 1 ms each; the partition from 2 s to 6 s sees 1000 of them
+        // complete, and one (at 3.5 s) fails: 249 of 250 answered in that second.
+        let ops: Vec<ClientOp> =
+            (0..2000).map(|i| client(i, i * 4, 1, if i * 4 == 3500 { Info } else { Ok })).collect();
+        let w = window_of(ops, FaultKind::Partition, 2000, 6000, 8000);
+        assert_eq!((w.completed, w.failed), (1000, 1));
+        assert!((w.failed_share() - 0.001).abs() < 1e-12, "{}", w.failed_share());
+        assert_eq!(w.unavailable_secs, 0, "{w:?}");
+        assert_eq!(w.to_first_unavailable, None);
+        assert_eq!(w.to_recover, Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn issue_10_every_op_failing_for_3s_is_3s_unavailable() {
+        // An op every 10 ms for 10 s; every op invoked from 2 s to 5 s fails.
+        let ops: Vec<ClientOp> =
+            (0..1000).map(|i| client(i, i * 10, 2, if (2000..5000).contains(&(i * 10)) { Fail } else { Ok })).collect();
+        let w = window_of(ops, FaultKind::Partition, 2000, 5000, 10_000);
+        assert_eq!(w.unavailable_secs, 3, "{w:?}");
+        assert_eq!(w.to_first_unavailable, Some(Duration::ZERO));
+        assert_eq!(w.to_recover, Some(Duration::ZERO));
+        assert_eq!((w.completed, w.failed), (300, 300));
+        assert_eq!(w.failed_share(), 1.0);
+    }
+
+    #[test]
+    fn unavailability_that_outlasts_the_heal_counts_until_recovery() {
+        // The fault runs from 1.2 s to 3 s; ops invoked from 1.5 s to 4.5 s fail: seconds 1 to 4
+        // are below 99%, second 5 is the first one up again.
+        let ops: Vec<ClientOp> =
+            (0..80).map(|i| client(i, i * 100, 5, if (1500..4500).contains(&(i * 100)) { Fail } else { Ok })).collect();
+        let w = window_of(ops, FaultKind::Partition, 1200, 3000, 8000);
+        assert_eq!(w.to_first_unavailable, Some(Duration::ZERO), "second 1 began before the fault");
+        assert_eq!(w.unavailable_secs, 4);
+        assert_eq!(w.to_recover, Some(Duration::from_secs(2)));
+    }
+
+    #[test]
+    fn a_client_stuck_on_a_timeout_makes_its_silent_seconds_unavailable() {
+        // One client: ok every 100 ms until 2 s, then an op at 2.05 s that times out at 7.05 s,
+        // then ok again. Seconds 3 to 6 see no invocation but a failing op in flight.
+        let mut ops: Vec<ClientOp> = (0..21).map(|i| client(i, i * 100, 5, Ok)).collect();
+        ops.push(client(21, 2050, 5000, Info));
+        ops.extend((0..20).map(|i| client(22 + i, 7100 + i * 100, 5, Ok)));
+        let faults = vec![FaultInterval { kind: FaultKind::Kill, start: 2000 * MS, end: Some(6000 * MS) }];
+        let a = availability(&digest(ops, faults, 9100), Slo::default());
+        use Second::*;
+        assert_eq!(a.seconds, [Up, Up, Down, Down, Down, Down, Down, Up, Up, Up]);
         let w = &a.windows[0];
-        assert_eq!(w.to_first_failure, Some(Duration::from_millis(500)));
-        assert_eq!(w.to_recover, Some(Duration::from_millis(500)));
-        assert_eq!(w.unavailable, Some(Duration::from_millis(2000)));
+        assert_eq!((w.unavailable_secs, w.to_first_unavailable), (5, Some(Duration::ZERO)));
+        assert_eq!(w.to_recover, Some(Duration::from_secs(1)));
+        assert_eq!((w.completed, w.failed), (1, 0), "the info op completed after the heal");
+        assert_eq!(a.unavailable_seconds(), 5);
     }
 
     #[test]
@@ -298,50 +334,25 @@ mod tests {
             FaultInterval { kind: FaultKind::Pause, start: 2400 * MS, end: Some(2450 * MS) },
         ];
         let a = availability(&digest(ops, faults, 3000), Slo::default());
-        // The kill: no failure, healthy at the heal.
-        assert_eq!(a.windows[0].to_first_failure, None);
+        // The kill: nothing unavailable, up at the heal.
+        assert_eq!(a.windows[0].to_first_unavailable, None);
+        assert_eq!(a.windows[0].unavailable_secs, 0);
         assert_eq!(a.windows[0].to_recover, Some(Duration::ZERO));
-        assert_eq!(a.windows[0].unavailable, None);
-        // The pause: ops from 2.5 s on (after the heal) never succeed again.
-        assert_eq!(a.windows[1].to_first_failure, Some(Duration::from_millis(100)));
+        // The pause: second 2 is half answered; the idle second 3 is no recovery.
+        assert_eq!(a.seconds, [Second::Up, Second::Up, Second::Down, Second::Idle]);
+        assert_eq!(a.windows[1].to_first_unavailable, Some(Duration::ZERO));
+        assert_eq!(a.windows[1].unavailable_secs, 1);
         assert_eq!(a.windows[1].to_recover, None);
-        assert_eq!(a.windows[1].unavailable, None);
     }
 
     #[test]
-    fn a_blip_after_the_heal_delays_recovery_until_a_clean_second() {
-        // Heal at 1 s; ok at 1.0, fail at 1.2, ok from 1.4 every 100 ms.
-        let mut ops = vec![client(0, 500, 5, Fail), client(1, 1000, 5, Ok), client(2, 1200, 5, Fail)];
-        ops.extend((0..20).map(|i| client(3 + i, 1400 + i * 100, 5, Ok)));
-        let faults = vec![FaultInterval { kind: FaultKind::Partition, start: 0, end: Some(1000 * MS) }];
-        let a = availability(&digest(ops, faults, 4000), Slo::default());
-        assert_eq!(a.windows[0].to_first_failure, Some(Duration::from_millis(500)));
-        assert_eq!(a.windows[0].to_recover, Some(Duration::from_millis(400)));
-        assert_eq!(a.windows[0].unavailable, Some(Duration::from_millis(900)));
-    }
-
-    #[test]
-    fn background_noise_is_not_unavailability() {
-        // An op every 10 ms for 10 s; one in 20 fails everywhere (5% noise). A partition from 3 s
-        // to 5 s makes every op invoked from 3.2 s to 5.5 s fail.
-        let ops: Vec<ClientOp> = (0..1000)
-            .map(|i| {
-                let t = i * 10;
-                client(i, t, 2, if i % 20 == 7 || (3200..5500).contains(&t) { Fail } else { Ok })
-            })
-            .collect();
-        let faults = vec![FaultInterval { kind: FaultKind::Partition, start: 3000 * MS, end: Some(5000 * MS) }];
-        let a = availability(&digest(ops, faults, 10_000), Slo::default());
-        assert!((a.background - 0.05).abs() < 0.01, "{}", a.background);
-        let w = &a.windows[0];
-        // The noise before the onset may be taken for it (it starts a stretch full of failures),
-        // so the onset is exact only to within the noise: here at or before 3.2 s.
-        let first = w.to_first_failure.expect("a failure").as_millis();
-        assert!((0..=200).contains(&first), "{w:?}");
-        let rec = w.to_recover.expect("recovered").as_millis();
-        assert!((400..=500).contains(&rec), "{w:?}");
-        // Without the noise allowance it would never have recovered: no clean second follows.
-        assert!(a.windows[0].unavailable.expect("window").as_millis() >= 2200);
+    fn the_target_is_the_line() {
+        // 100 ops in one second, 2 failed: 98% is down against 99%, up against 95%.
+        let ops: Vec<ClientOp> = (0..100).map(|i| client(i, i * 10, 1, if i < 2 { Fail } else { Ok })).collect();
+        let d = digest(ops, vec![], 999);
+        assert_eq!(availability(&d, Slo::default()).seconds, [Second::Down]);
+        let lax = Slo { target: 0.95, ..Slo::default() };
+        assert_eq!(availability(&d, lax).seconds, [Second::Up]);
     }
 
     #[test]

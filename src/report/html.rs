@@ -8,7 +8,7 @@ use std::fmt::Write;
 use crate::checker::Validity;
 use crate::history::Op;
 
-use super::availability::{availability, nines, Availability, STABLE};
+use super::availability::{availability, nines, Availability, FaultWindow};
 use super::charts::{self, fault_color};
 use super::digest::{digest, Digest};
 use super::timeline::{self, PAGE_OPS};
@@ -196,15 +196,24 @@ fn availability_section(h: &mut String, d: &Digest, a: &Availability) {
     }
     let _ = write!(
         h,
+        "<p id=unavailable-def>A second is <b>unavailable</b> when less than {target} of the ops invoked in it were \
+         answered (the SLO's target), or when no op was invoked in it while one that was not answered was in \
+         flight (clients stuck waiting). This run had {n} unavailable second{s}.</p>",
+        target = nines(slo.target).split(' ').next().unwrap_or_default(),
+        n = a.unavailable_seconds(),
+        s = if a.unavailable_seconds() == 1 { "" } else { "s" },
+    );
+    let _ = write!(
+        h,
         "<table id=fault-windows><tr><th>fault</th><th>from (s)</th><th>healed (s)</th><th>lasted</th>\
-         <th>to first failed op</th><th>unavailable for</th><th>recovered after heal</th></tr>"
+         <th>failed requests</th><th>to first unavailable second</th><th>unavailable</th><th>recovered after heal</th></tr>"
     );
     for w in &a.windows {
         let c = fault_color(w.kind);
         let _ = write!(
             h,
             "<tr><td><span class=swatch style=\"background:#{:02X}{:02X}{:02X}\"></span>{}</td><td>{:.2}</td><td>{:.2}</td>\
-             <td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+             <td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             c.0,
             c.1,
             c.2,
@@ -212,21 +221,30 @@ fn availability_section(h: &mut String, d: &Digest, a: &Availability) {
             w.start as f64 / 1e9,
             w.end as f64 / 1e9,
             ms(std::time::Duration::from_nanos(w.end - w.start)),
-            opt_ms(w.to_first_failure, "no failure"),
-            opt_ms(w.unavailable, "—"),
+            failed_cell(w),
+            opt_ms(w.to_first_unavailable, "none unavailable"),
+            if w.unavailable_secs == 0 { "—".to_string() } else { format!("{} s", w.unavailable_secs) },
             opt_ms(w.to_recover, "not recovered"),
         );
     }
-    let _ = write!(
-        h,
+    h.push_str(
         "</table><p><small>A fault runs from the completion of the op that started it to that of the op that \
-         healed it. Recovered: the first moment after the heal from which the ops invoked for {stable} succeeded, \
-         but for the failures the background rate explains ({:.2}% of the ops before the first fault failed). \
-         First failed op: the first, from the start, that begins {stable} with more failures than that. \
-         Unavailable: from the first failed op to recovery.</small></p>",
-        a.background * 100.0,
-        stable = ms(STABLE)
+         healed it. Failed requests: of the client ops that completed while it ran (or were invoked then and never \
+         completed), those not answered (fail or info; a definite no such as a cas mismatch is an answer). \
+         Counted in whole seconds of the run: the first unavailable second from the one the fault started in, \
+         the unavailable seconds until recovery, and recovery: the first second, from the heal's, in which ops \
+         were invoked and the target share was answered (looked for until the next fault).</small></p>",
     );
+}
+
+/// `3 of 1000 (0.3%)`, or `none completed`.
+fn failed_cell(w: &FaultWindow) -> String {
+    if w.completed == 0 {
+        return "none completed".into();
+    }
+    let pct = w.failed_share() * 100.0;
+    let pct = if pct == 0.0 || pct >= 1.0 { format!("{pct:.0}%") } else { format!("{pct:.2}%") };
+    format!("{} of {} ({pct})", w.failed, w.completed)
 }
 
 fn latency_section(h: &mut String, d: &Digest) {

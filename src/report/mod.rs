@@ -19,7 +19,7 @@ mod timeline;
 
 use std::path::{Path, PathBuf};
 
-pub use availability::{availability, nines, Availability, FaultWindow, STABLE};
+pub use availability::{availability, nines, Availability, FaultWindow, Second};
 pub use digest::{digest, ClientOp, ClockSample, Digest, FaultInterval};
 pub use html::{escape, render};
 pub use junit::junit_xml;

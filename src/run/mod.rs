@@ -8,8 +8,10 @@
 //! 5. node logs downloaded, the db torn down (also after a failure in 3 or 4);
 //! 6. the history read back and checked; `results.json`, `report.html` and `junit.xml` written.
 //!
-//! Ctrl-C or SIGTERM (`stop`) ends the main phase early; the steps after it still run.
+//! Ctrl-C or SIGTERM (`stop`) ends the main phase early; the steps after it still run. Each step
+//! is a `progress::Phase` sent to the run's `Reporter`, which shows where the run is.
 
+pub mod progress;
 pub mod results;
 pub mod store;
 
@@ -33,6 +35,7 @@ use crate::history::{read_jsonl, Header, OpType, Process};
 use crate::nemesis::{self, FaultOp, Nemesis, NemesisCtx};
 use crate::workload::register::Register;
 use crate::workload::Workload;
+pub use progress::{Phase, Reporter, RunEvent};
 pub use results::Results;
 pub use store::RunDir;
 
@@ -80,6 +83,8 @@ pub struct RunOptions {
     pub budget: Budget,
     /// The nodes are brawl's local cluster (clocks are shared: no system clock faults).
     pub local_cluster: bool,
+    /// Where the live status line goes.
+    pub status: progress::StatusOut,
 }
 
 /// The db a test names; `env` is added to its processes' environment.
@@ -130,6 +135,7 @@ async fn run_in(
     started_at: chrono::DateTime<chrono::Utc>,
 ) -> Result<Results, RunError> {
     let clock = Instant::now();
+    let reporter = Reporter::start(Some(plan.time_limit), opts.status.clone());
     let meta = serde_json::json!({
         "test": plan.name, "seed": seed, "brawl-version": env!("CARGO_PKG_VERSION"),
         "argv": opts.argv, "start": started_at.to_rfc3339(),
@@ -159,7 +165,7 @@ async fn run_in(
     };
     let driven = match setup {
         // A panic while driving must not skip the healing below: catch it, heal, report it.
-        Ok(()) => AssertUnwindSafe(drive(plan, seed, &cluster, workload.clone(), dir, stop, &mut nem, &ctx))
+        Ok(()) => AssertUnwindSafe(drive(plan, seed, &cluster, workload.clone(), dir, stop, &mut nem, &ctx, &reporter))
             .catch_unwind()
             .await
             .unwrap_or_else(|panic| Err(RunError::Panic(panic_message(panic.as_ref())))),
@@ -176,8 +182,10 @@ async fn run_in(
             return Err(e);
         }
     };
+    reporter.phase(Phase::Teardown);
     let node_logs = finish_db(db.as_ref(), &cluster, dir).await;
 
+    reporter.phase(Phase::Check);
     let history = read_jsonl(dir.history()).map_err(|e| io_err(&dir.history(), e))?;
     let ops = &history.ops;
     let stats_result = stats(ops);
@@ -208,12 +216,14 @@ async fn run_in(
     // The report reads the history again from disk; two copies of a large history need not
     // be in memory at once.
     drop(history);
+    reporter.phase(Phase::Report);
     let json = serde_json::to_string_pretty(&results).map_err(|e| io_err(&dir.results(), e))?;
     write(&dir.results(), json.as_bytes())?;
     // The verdict stands even when the report cannot be drawn: `brawl report DIR` retries it.
     if let Err(e) = crate::report::write_run(&dir.path) {
         warn!(error = %e, "writing report.html and junit.xml failed");
     }
+    reporter.finish().await;
     info!(verdict = ?results.validity, "run done");
     Ok(results)
 }
@@ -230,6 +240,7 @@ async fn drive(
     mut stop: watch::Receiver<bool>,
     nem: &mut dyn Nemesis,
     ctx: &NemesisCtx,
+    reporter: &Reporter,
 ) -> Result<(interpreter::WriteSummary, bool), RunError> {
     let schedule = Schedule::new(plan.concurrency, plan.rate, seed);
     let gens = schedule.threads(workload.keys());
@@ -239,6 +250,8 @@ async fn drive(
             .map_err(|e| io_err(&dir.history(), e))?;
     let spec = RunSpec { concurrency: plan.concurrency, time_limit: plan.time_limit, final_read_attempts: 10 };
     let mut workers = interpreter::start(&spec, workload, cluster.nodes(), gens, &sink, stop.clone());
+    reporter.send(RunEvent::Counting(sink.counts()));
+    reporter.phase(Phase::Main);
     let faults = nemesis::plan(&plan.nemeses, &plan.timeline, seed, plan.time_limit);
     let runner = async {
         let mut stop = stop.clone();
@@ -250,14 +263,15 @@ async fn drive(
             if *stop.borrow() {
                 break;
             }
-            apply(nem, ctx, &sink, &fault.op).await;
+            apply(nem, ctx, &sink, &fault.op, reporter).await;
             failpoint("run.after-fault");
         }
     };
     tokio::join!(runner, workers.main_phase_done());
+    reporter.phase(Phase::Recovery);
     info!("main phase over; healing every fault");
     for op in nemesis::final_heal_ops(&plan.nemeses) {
-        apply(nem, ctx, &sink, &op).await;
+        apply(nem, ctx, &sink, &op, reporter).await;
     }
     let interrupted = *stop.borrow();
     if interrupted {
@@ -271,6 +285,7 @@ async fn drive(
         if *stop.borrow() {
             workers.end().await;
         } else {
+            reporter.phase(Phase::FinalReads);
             workers.final_reads().await;
         }
     }
@@ -284,9 +299,16 @@ async fn drive(
 
 /// Performs one fault op and journals it as Jepsen does: `info` from the nemesis when it
 /// starts and when it ends, the end carrying what was done.
-async fn apply(nem: &mut dyn Nemesis, ctx: &NemesisCtx, sink: &interpreter::HistorySink, op: &FaultOp) {
+async fn apply(
+    nem: &mut dyn Nemesis,
+    ctx: &NemesisCtx,
+    sink: &interpreter::HistorySink,
+    op: &FaultOp,
+    reporter: &Reporter,
+) {
     sink.record(OpType::Info, Process::Nemesis, &op.f, op.value.clone(), None, None);
     let record = nem.invoke(ctx, op).await;
+    reporter.send(RunEvent::FaultDone { f: op.f.clone(), nodes: record.nodes.clone(), failed: record.error.is_some() });
     if let Some(e) = &record.error {
         warn!(f = %op.f, error = %e, "fault op failed");
     } else {
