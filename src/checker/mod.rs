@@ -5,6 +5,8 @@
 //!   key and `search` runs the per-key search under a `Budget`.
 //! - `outcome`: `CheckOutcome`, the one result shape of every other checker (sets, counters,
 //!   banks, queues, transactions ...), and `ShapeError` for a history that does not fit a model.
+//! - `txn_gen`: a seeded generator of list-append / rw-register histories (serializable, snapshot
+//!   isolation with write skew, lost updates), for benchmarks and tests.
 //! - `stats`: ok / fail / info counts per `f` (`stats`), flagging fs that never succeeded.
 //!
 //! Checkers never do I/O and never read the wall clock except to enforce a `Budget`; a budget
@@ -23,6 +25,7 @@ mod slots;
 mod stats;
 #[cfg(test)]
 mod tests;
+pub mod txn_gen;
 mod uses;
 
 pub use budget::Budget;
