@@ -7,6 +7,8 @@
 //!   banks, queues, transactions ...), and `ShapeError` for a history that does not fit a model.
 //! - `txn_gen`: a seeded generator of list-append / rw-register histories (serializable, snapshot
 //!   isolation with write skew, lost updates), for benchmarks and tests.
+//! - `txn_oracle`: brute-force oracles (serializable, strict-serializable, snapshot isolation) for
+//!   small transactional histories, the reference the transactional checker is tested against.
 //! - `stats`: ok / fail / info counts per `f` (`stats`), flagging fs that never succeeded.
 //!
 //! Checkers never do I/O and never read the wall clock except to enforce a `Budget`; a budget
@@ -26,6 +28,7 @@ mod stats;
 #[cfg(test)]
 mod tests;
 pub mod txn_gen;
+pub mod txn_oracle;
 mod uses;
 
 pub use budget::Budget;

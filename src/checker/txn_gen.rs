@@ -296,7 +296,7 @@ pub fn generate<E>(spec: &GenSpec, mut sink: impl FnMut(&GenOp) -> Result<(), E>
     if spec.final_reads {
         sim.final_read(last_time, &mut sink)?;
     }
-    sim.stats.keys = sim.next_key.min(sim.keys.len() as u64 + sim.pool.len() as u64);
+    sim.stats.keys = sim.next_key;
     sim.stats.ops = sim.index;
     Ok(sim.stats)
 }
