@@ -5,11 +5,13 @@
 //!
 //! `write_run(dir)` is the entry point (`brawl run` and `brawl report` call it). `digest` turns
 //! a history into what is drawn; `availability` computes availability and SLO attainment;
-//! `charts` draws with plotters; `timeline` draws op timelines; `html` assembles the page and
+//! `charts` draws with plotters; `timeline` draws op timelines; `cycle` draws a
+//! transactional anomaly's dependency cycle; `html` assembles the page and
 //! owns `escape`; `junit` writes the JUnit XML.
 
 mod availability;
 mod charts;
+pub mod cycle;
 mod digest;
 mod html;
 mod junit;
