@@ -23,6 +23,7 @@ mod slots;
 mod stats;
 #[cfg(test)]
 mod tests;
+pub mod txn;
 mod uses;
 
 pub use budget::Budget;
