@@ -27,6 +27,7 @@ mod slots;
 mod stats;
 #[cfg(test)]
 mod tests;
+pub mod txn;
 pub mod txn_gen;
 pub mod txn_oracle;
 mod uses;
