@@ -30,6 +30,8 @@ mod tests;
 pub mod txn;
 pub mod txn_gen;
 pub mod txn_oracle;
+#[cfg(test)]
+mod txn_proptests;
 mod uses;
 
 pub use budget::Budget;
