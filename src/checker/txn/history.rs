@@ -178,8 +178,10 @@ impl Txns {
 #[derive(Default)]
 pub(crate) struct Builder {
     pub t: Txns,
-    key_ids: FxHashMap<Atom, u32>,
+    str_keys: FxHashMap<Box<str>, u32>,
     int_keys: FxHashMap<i64, u32>,
+    /// Ids of the small non-negative integer keys (most histories' keys), without hashing.
+    small_keys: Vec<u32>,
     str_ids: FxHashMap<Box<str>, i64>,
     /// Per process, the txn it has invoked and not completed yet.
     pending: FxHashMap<u64, u32>,
@@ -192,6 +194,17 @@ pub(crate) struct Builder {
 impl Builder {
     /// Interns an integer key.
     pub fn int_key(&mut self, k: i64) -> u32 {
+        const SMALL: i64 = 1 << 20;
+        if (0..SMALL).contains(&k) {
+            let at = k as usize;
+            if at >= self.small_keys.len() {
+                self.small_keys.resize((at + 1).next_power_of_two(), NONE);
+            }
+            if self.small_keys[at] == NONE {
+                self.small_keys[at] = self.new_key(Atom::Int(k));
+            }
+            return self.small_keys[at];
+        }
         if let Some(id) = self.int_keys.get(&k) {
             return *id;
         }
@@ -202,11 +215,11 @@ impl Builder {
 
     /// Interns a string key.
     pub fn str_key(&mut self, k: &str) -> u32 {
-        if let Some(id) = self.key_ids.get(&Atom::Str(k.into())) {
+        if let Some(id) = self.str_keys.get(k) {
             return *id;
         }
         let id = self.new_key(Atom::Str(k.into()));
-        self.key_ids.insert(Atom::Str(k.into()), id);
+        self.str_keys.insert(k.into(), id);
         id
     }
 

@@ -100,8 +100,8 @@ pub enum TxnError {
     #[error("{path}:{line}: expected {expected}")]
     Parse { path: String, line: u64, expected: String },
     /// An op does not fit the model.
-    #[error("{path}: {source}")]
-    Shape { path: String, source: ShapeError },
+    #[error("{path}:{line}: {source}")]
+    Shape { path: String, line: u64, source: ShapeError },
     /// An unknown consistency model.
     #[error(transparent)]
     Model(#[from] lattice::UnknownModel),
