@@ -97,9 +97,10 @@ fn why_list(t: &Txns, ix: &ListIndex, a: u32, b: u32, k: u8, an: &str, bn: &str)
         let order = &t.longest[key as usize];
         match k {
             WW if ma.kind == MopKind::Append => {
-                let pa = ix.elems.get(&(key, ma.val))?.pos;
+                let pos = |v: i64| ix.elems.get(&(key, v)).map_or(NONE, |e| ix.pos[*e as usize]);
+                let pa = pos(ma.val);
                 for mb in t.mops_of(b).iter().filter(|m| m.kind == MopKind::Append && m.key == key) {
-                    let pb = ix.elems.get(&(key, mb.val)).map_or(NONE, |e| e.pos);
+                    let pb = pos(mb.val);
                     let next =
                         (pa != NONE && pb == pa + 1) || (pb == NONE && pa != NONE && pa as usize + 1 == order.len());
                     if next {
@@ -114,7 +115,7 @@ fn why_list(t: &Txns, ix: &ListIndex, a: u32, b: u32, k: u8, an: &str, bn: &str)
             }
             WR if ma.kind == MopKind::Append => {
                 for mb in t.mops_of(b).iter().filter(|m| m.kind == MopKind::ReadPrefix && m.key == key && m.val > 0) {
-                    if ws.get(mb.val as usize - 1) == Some(&a) {
+                    if ws.get(mb.val as usize - 1).is_some_and(|w| *w != NONE && t.mops[*w as usize].txn == a) {
                         return Some(format!(
                             "{bn} read {an}'s append of {} to key {}",
                             t.show_val(ma.val),
@@ -126,7 +127,7 @@ fn why_list(t: &Txns, ix: &ListIndex, a: u32, b: u32, k: u8, an: &str, bn: &str)
             RW if ma.kind == MopKind::ReadPrefix => {
                 let len = ma.val as usize;
                 for mb in t.mops_of(b).iter().filter(|m| m.kind == MopKind::Append && m.key == key) {
-                    let pb = ix.elems.get(&(key, mb.val)).map_or(NONE, |e| e.pos);
+                    let pb = ix.elems.get(&(key, mb.val)).map_or(NONE, |e| ix.pos[*e as usize]);
                     if pb as usize == len || (pb == NONE && len == order.len()) {
                         return Some(format!(
                             "{an} read key {} = {}, which did not yet have {bn}'s append of {}",

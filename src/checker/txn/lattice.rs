@@ -248,8 +248,11 @@ fn implied_in(a: &str) -> Vec<&'static str> {
     IMPLIED.iter().filter(|(_, bs)| bs.contains(&a)).map(|(x, _)| *x).collect()
 }
 
+// The closures below coerce `&'static str` results to the caller's lifetime; clippy's
+// suggestion to pass the functions directly does not type-check.
 /// Every anomaly that `models` rule out, including each anomaly implying a forbidden one
 /// (Elle's `anomalies-prohibited-by`).
+#[allow(clippy::redundant_closure)]
 pub fn prohibited(models: &[String]) -> BTreeSet<String> {
     let start: Vec<&str> = models.iter().map(|m| canonical(m)).collect();
     let implied = bfs(start, |m| model_out(m));
@@ -259,6 +262,7 @@ pub fn prohibited(models: &[String]) -> BTreeSet<String> {
 }
 
 /// Every anomaly implied by `anomalies`, themselves included (Elle's `all-implied-anomalies`).
+#[allow(clippy::redundant_closure)]
 pub fn implied_by<'a>(anomalies: impl IntoIterator<Item = &'a str>) -> BTreeSet<&'a str> {
     bfs(anomalies, |a| implied_out(a))
 }

@@ -11,19 +11,15 @@ use super::history::{MopKind, Status, Txns, NONE};
 use crate::checker::fx::FxHashMap;
 use crate::checker::Anomaly;
 
-/// Where an appended element sits: the global index of the append and its position in the key's
-/// version order (`NONE` when no read saw it).
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Elem {
-    pub mop: u32,
-    pub pos: u32,
-}
-
 /// What inference hands to the cycle search and the explanations.
 #[derive(Debug, Default)]
 pub(crate) struct ListIndex {
-    pub elems: FxHashMap<(u32, i64), Elem>,
-    /// Per key, the txn that appended each element of the version order (`NONE`: nobody).
+    /// `(key, value)` -> the global index of the micro-op that appended it.
+    pub elems: FxHashMap<(u32, i64), u32>,
+    /// Per micro-op (appends only): the element's position in its key's version order (`NONE`
+    /// when no read saw it).
+    pub pos: Vec<u32>,
+    /// Per key, the append micro-op of each element of the version order (`NONE`: nobody).
     pub writers: Vec<Vec<u32>>,
     /// Per key, the non-failed txns whose appends no read saw.
     pub unread: Vec<Vec<u32>>,
@@ -33,14 +29,18 @@ pub(crate) struct ListIndex {
 /// or the first duplicated append (which makes the history uncheckable, as in Elle).
 pub(crate) fn infer(t: &Txns, edges: &mut Vec<(u32, u32, u8)>, found: &mut Found) -> Result<ListIndex, String> {
     let nkeys = t.keys.len();
-    let mut ix =
-        ListIndex { elems: FxHashMap::default(), writers: vec![Vec::new(); nkeys], unread: vec![Vec::new(); nkeys] };
+    let mut ix = ListIndex {
+        elems: FxHashMap::default(),
+        pos: vec![NONE; t.mops.len()],
+        writers: vec![Vec::new(); nkeys],
+        unread: vec![Vec::new(); nkeys],
+    };
     let appends = t.mops.iter().filter(|m| m.kind == MopKind::Append).count();
     ix.elems.reserve(appends);
     for (i, m) in t.mops.iter().enumerate() {
         if m.kind == MopKind::Append {
-            if let Some(prev) = ix.elems.insert((m.key, m.val), Elem { mop: i as u32, pos: NONE }) {
-                let a = t.txns[t.mops[prev.mop as usize].txn as usize].op;
+            if let Some(prev) = ix.elems.insert((m.key, m.val), i as u32) {
+                let a = t.txns[t.mops[prev as usize].txn as usize].op;
                 let b = t.txns[m.txn as usize].op;
                 return Err(format!(
                     "duplicate-appends: ops {a} and {b} both append {} to key {}",
@@ -59,9 +59,11 @@ pub(crate) fn infer(t: &Txns, edges: &mut Vec<(u32, u32, u8)>, found: &mut Found
         let mut dup_reported = false;
         let mut dirty_reported = false;
         for (p, v) in order.iter().enumerate() {
-            let w = match ix.elems.get_mut(&(k as u32, *v)) {
-                Some(e) => {
-                    if e.pos != NONE && !dup_reported {
+            let wm = ix.elems.get(&(k as u32, *v)).copied().unwrap_or(NONE);
+            let w = match wm {
+                NONE => NONE,
+                e => {
+                    if ix.pos[e as usize] != NONE && !dup_reported {
                         dup_reported = true;
                         found.add("duplicate-elements", || Anomaly {
                             explanation: format!("a read of key {} holds {} twice", t.show_key(k as u32), t.show_val(*v)),
@@ -69,12 +71,11 @@ pub(crate) fn infer(t: &Txns, edges: &mut Vec<(u32, u32, u8)>, found: &mut Found
                             ..Default::default()
                         });
                     }
-                    if e.pos == NONE {
-                        e.pos = p as u32;
+                    if ix.pos[e as usize] == NONE {
+                        ix.pos[e as usize] = p as u32;
                     }
-                    t.mops[e.mop as usize].txn
+                    t.mops[e as usize].txn
                 }
-                None => NONE,
             };
             if w == NONE && first_garbage[k] == u32::MAX {
                 first_garbage[k] = p as u32;
@@ -85,7 +86,7 @@ pub(crate) fn infer(t: &Txns, edges: &mut Vec<(u32, u32, u8)>, found: &mut Found
             if w != NONE && status(w) == Status::Ok && first_failed[k] != u32::MAX && !dirty_reported {
                 dirty_reported = true;
                 let fv = order[first_failed[k] as usize];
-                let failed_op = t.txns[ws[first_failed[k] as usize] as usize].op;
+                let failed_op = t.txns[t.mops[ws[first_failed[k] as usize] as usize].txn as usize].op;
                 found.add("dirty-update", || Anomaly {
                     explanation: format!(
                         "key {}: op {} appended {} after the failed op {}'s append of {}",
@@ -100,17 +101,13 @@ pub(crate) fn infer(t: &Txns, edges: &mut Vec<(u32, u32, u8)>, found: &mut Found
                     ..Default::default()
                 });
             }
-            ws.push(w);
+            ws.push(wm);
         }
         ix.writers[k] = ws;
     }
-    for m in &t.mops {
-        if m.kind == MopKind::Append && status(m.txn) != Status::Fail {
-            if let Some(e) = ix.elems.get(&(m.key, m.val)) {
-                if e.pos == NONE {
-                    ix.unread[m.key as usize].push(m.txn);
-                }
-            }
+    for (i, m) in t.mops.iter().enumerate() {
+        if m.kind == MopKind::Append && ix.pos[i] == NONE && status(m.txn) != Status::Fail {
+            ix.unread[m.key as usize].push(m.txn);
         }
     }
     for u in ix.unread.iter_mut() {
@@ -119,13 +116,16 @@ pub(crate) fn infer(t: &Txns, edges: &mut Vec<(u32, u32, u8)>, found: &mut Found
     // ww: consecutive elements of each version order; unread appends come after the last.
     for k in 0..nkeys {
         let ws = &ix.writers[k];
+        let txn = |m: u32| if m == NONE { NONE } else { t.mops[m as usize].txn };
         let live = |w: u32| w != NONE && status(w) != Status::Fail;
         for p in 1..ws.len() {
-            if live(ws[p - 1]) && live(ws[p]) {
-                edges.push((ws[p - 1], ws[p], WW));
+            let (a, b) = (txn(ws[p - 1]), txn(ws[p]));
+            if live(a) && live(b) {
+                edges.push((a, b, WW));
             }
         }
         if let Some(&last) = ws.last() {
+            let last = txn(last);
             if live(last) {
                 edges.extend(ix.unread[k].iter().map(|u| (last, *u, WW)));
             }
@@ -175,7 +175,7 @@ pub(crate) fn infer(t: &Txns, edges: &mut Vec<(u32, u32, u8)>, found: &mut Found
                 }
                 _ => {
                     odd_keys.push(m.key);
-                    let w = |v: &i64| ix.elems.get(&(m.key, *v)).map(|e| t.mops[e.mop as usize].txn);
+                    let w = |v: &i64| ix.elems.get(&(m.key, *v)).map(|e| t.mops[*e as usize].txn);
                     let ff = read.iter().find(|v| w(v).is_some_and(|w| status(w) == Status::Fail)).copied();
                     let fg = read.iter().find(|v| w(v).is_none()).copied();
                     let mut sorted = read.to_vec();
@@ -193,7 +193,7 @@ pub(crate) fn infer(t: &Txns, edges: &mut Vec<(u32, u32, u8)>, found: &mut Found
                 }
             };
             if let Some(v) = bad_failed.filter(|_| x.status == Status::Ok) {
-                let w = t.mops[ix.elems[&(m.key, v)].mop as usize].txn;
+                let w = t.mops[ix.elems[&(m.key, v)] as usize].txn;
                 found.add("G1a", || Anomaly {
                     explanation: format!(
                         "op {} read key {} = {}, seeing {}, which the failed op {} appended",
@@ -223,9 +223,13 @@ pub(crate) fn infer(t: &Txns, edges: &mut Vec<(u32, u32, u8)>, found: &mut Found
                 });
             }
             if let Some(&last) = read.last() {
-                if let Some(e) = ix.elems.get(&(m.key, last)) {
-                    let w = t.mops[e.mop as usize].txn;
-                    let later = t.mops[e.mop as usize + 1..t.mop_range(w).end]
+                let e = match m.kind {
+                    MopKind::ReadPrefix => Some(ix.writers[k][read.len() - 1]).filter(|e| *e != NONE),
+                    _ => ix.elems.get(&(m.key, last)).copied(),
+                };
+                if let Some(e) = e {
+                    let w = t.mops[e as usize].txn;
+                    let later = t.mops[e as usize + 1..t.mop_range(w).end]
                         .iter()
                         .find(|a| a.kind == MopKind::Append && a.key == m.key);
                     if let (true, Some(later)) = (w != ti && status(w) != Status::Fail, later) {
@@ -251,13 +255,14 @@ pub(crate) fn infer(t: &Txns, edges: &mut Vec<(u32, u32, u8)>, found: &mut Found
             }
             let len = m.val as usize;
             let ws = &ix.writers[k];
+            let txn = |m: u32| if m == NONE { NONE } else { t.mops[m as usize].txn };
             let live = |w: u32| w != NONE && status(w) != Status::Fail;
-            if len > 0 && live(ws[len - 1]) {
-                edges.push((ws[len - 1], ti, WR));
+            if len > 0 && live(txn(ws[len - 1])) {
+                edges.push((txn(ws[len - 1]), ti, WR));
             }
             if len < ws.len() {
-                if live(ws[len]) {
-                    edges.push((ti, ws[len], RW));
+                if live(txn(ws[len])) {
+                    edges.push((ti, txn(ws[len]), RW));
                 }
             } else {
                 edges.extend(ix.unread[k].iter().map(|u| (ti, *u, RW)));

@@ -240,7 +240,9 @@ fn version_graph(t: &Txns, opts: &Options, views: &[Vec<View>], found: &mut Foun
             accepted[m.key as usize].push((None, m.val));
         }
     }
-    let mut sources: Vec<(&str, Vec<Vec<(Ver, i64)>>)> = Vec::new();
+    // (source name, per key its version edges)
+    type Source<'a> = (&'a str, Vec<Vec<(Ver, i64)>>);
+    let mut sources: Vec<Source> = Vec::new();
     if opts.writes_follow_reads {
         let mut s = vec![Vec::new(); nkeys];
         for vs in views {

@@ -9,7 +9,7 @@
 use std::io::Read;
 use std::path::Path;
 
-use super::history::{Builder, MopKind, Status, Txns};
+use super::history::{Builder, MopKind, Status, Txns, NONE};
 use super::{Model, TxnError};
 use crate::checker::fx::FxHashMap;
 use crate::checker::ShapeError;
@@ -20,7 +20,8 @@ const BLOCK: usize = 8 << 20;
 pub(crate) fn read(path: &Path, model: Model) -> Result<Txns, TxnError> {
     let shown = path.display().to_string();
     let file = std::fs::File::open(path).map_err(|source| TxnError::Io { path: shown.clone(), source })?;
-    let mut s = Scanner { src: file, buf: Vec::with_capacity(BLOCK), pos: 0, eof: false, line_base: 1, path: shown, model };
+    let mut s =
+        Scanner { src: file, buf: Vec::with_capacity(BLOCK), pos: 0, eof: false, line_base: 1, path: shown, model };
     s.run()
 }
 
@@ -133,7 +134,9 @@ impl<R: Read> Scanner<R> {
                     self.refill()?;
                     continue;
                 }
-                Err(Stop::More) => return Err(self.parse_err(self.buf.len(), "the rest of the op (the file ends inside one)".into())),
+                Err(Stop::More) => {
+                    return Err(self.parse_err(self.buf.len(), "the rest of the op (the file ends inside one)".into()))
+                }
                 Err(Stop::Bad(at, what)) => return Err(self.parse_err(at, what)),
             };
             let start = i;
@@ -155,20 +158,25 @@ impl<R: Read> Scanner<R> {
                 return Err(self.shape_err(start, shape(format!("a transaction (an array of micro-ops), found {bad}"))));
             }
             if !p.has_value {
-                return Err(self.shape_err(start, shape("a transaction (an array of micro-ops), found no :value".into())));
+                return Err(
+                    self.shape_err(start, shape("a transaction (an array of micro-ops), found no :value".into()))
+                );
             }
             if p.invoke {
                 check_shape(self.model, &mops, &lists, false, true).map_err(|e| self.shape_err(start, shape(e)))?;
                 b.invoke(process, pos, index);
                 let id = b.t.txns.len() as u32 - 1;
-                let slot = invokes.entry(process).or_default();
+                let slot = invokes.entry(process).or_insert_with(|| (NONE, Vec::new(), Vec::new()));
                 slot.0 = id;
                 slot.1.clone_from(&mops);
                 slot.2.clone_from(&lists);
                 continue;
             }
             let status = p.kind.unwrap_or(Status::Info);
-            invokes.remove(&process);
+            // Keep the slot (and its buffers) for the process's next invoke.
+            if let Some(slot) = invokes.get_mut(&process) {
+                slot.0 = NONE;
+            }
             b.complete(process, pos, index, status);
             feed(&mut b, self.model, &mops, &lists, status).map_err(|e| self.shape_err(start, shape(e)))?;
             b.end();
@@ -177,9 +185,13 @@ impl<R: Read> Scanner<R> {
         let mut left: Vec<(u32, Vec<Smop>, Vec<i64>)> = invokes.into_values().collect();
         left.sort_by_key(|x| x.0);
         for (id, ms, ls) in left {
-            if open.contains(&id) {
+            if id != NONE && open.contains(&id) {
                 b.reopen(id);
-                feed(&mut b, self.model, &ms, &ls, Status::Info).map_err(|e| TxnError::Parse { path: self.path.clone(), line: 0, expected: e })?;
+                feed(&mut b, self.model, &ms, &ls, Status::Info).map_err(|e| TxnError::Parse {
+                    path: self.path.clone(),
+                    line: 0,
+                    expected: e,
+                })?;
                 b.end();
             }
         }
@@ -188,7 +200,8 @@ impl<R: Read> Scanner<R> {
 
     fn fill(&mut self) -> Result<(), TxnError> {
         let mut chunk = vec![0u8; BLOCK];
-        let n = read_full(&mut self.src, &mut chunk).map_err(|source| TxnError::Io { path: self.path.clone(), source })?;
+        let n =
+            read_full(&mut self.src, &mut chunk).map_err(|source| TxnError::Io { path: self.path.clone(), source })?;
         if n < chunk.len() {
             self.eof = true;
         }
@@ -257,7 +270,14 @@ fn is_delim(c: u8) -> bool {
 }
 
 /// Parses one op map starting at `s[i] == '{'`; returns the offset after it.
-fn parse_op(s: &[u8], mut i: usize, b: &mut Builder, mops: &mut Vec<Smop>, lists: &mut Vec<i64>, p: &mut Parsed) -> Result<usize, Stop> {
+fn parse_op(
+    s: &[u8],
+    mut i: usize,
+    b: &mut Builder,
+    mops: &mut Vec<Smop>,
+    lists: &mut Vec<i64>,
+    p: &mut Parsed,
+) -> Result<usize, Stop> {
     i += 1;
     loop {
         i = skip_ws(s, i);
@@ -289,7 +309,8 @@ fn parse_op(s: &[u8], mut i: usize, b: &mut Builder, mops: &mut Vec<Smop>, lists
             b"process" => {
                 if s[i] == b'-' || s[i].is_ascii_digit() {
                     let (v, n) = int(s, i)?;
-                    p.process = Some(u64::try_from(v).map_err(|_| Stop::Bad(i, "a process number of 0 or more".into()))?);
+                    p.process =
+                        Some(u64::try_from(v).map_err(|_| Stop::Bad(i, "a process number of 0 or more".into()))?);
                     i = n;
                 } else {
                     // The nemesis (or another non-client process): not a transaction.
@@ -365,7 +386,10 @@ fn int(s: &[u8], i: usize) -> Result<(i64, usize), Stop> {
     let start = j;
     let mut v: i64 = 0;
     while j < s.len() && s[j].is_ascii_digit() {
-        v = v.checked_mul(10).and_then(|v| v.checked_add((s[j] - b'0') as i64)).ok_or(Stop::Bad(i, "an integer that fits in 64 bits".into()))?;
+        v = v
+            .checked_mul(10)
+            .and_then(|v| v.checked_add((s[j] - b'0') as i64))
+            .ok_or_else(|| Stop::Bad(i, "an integer that fits in 64 bits".into()))?;
         j += 1;
     }
     if j == s.len() {
@@ -420,7 +444,13 @@ fn skip_value(s: &[u8], mut i: usize) -> Result<usize, Stop> {
 
 /// Parses a txn value `[[f k v] ...]` into `mops`. The inner `Err` says what was found instead
 /// of a list of micro-ops (the op may be a nemesis op whose value is anything).
-fn txn_value(s: &[u8], mut i: usize, b: &mut Builder, mops: &mut Vec<Smop>, lists: &mut Vec<i64>) -> Result<Result<usize, String>, Stop> {
+fn txn_value(
+    s: &[u8],
+    mut i: usize,
+    b: &mut Builder,
+    mops: &mut Vec<Smop>,
+    lists: &mut Vec<i64>,
+) -> Result<Result<usize, String>, Stop> {
     if !matches!(s[i], b'[' | b'(') {
         return Ok(Err(found_at(s, i)));
     }
@@ -475,7 +505,12 @@ fn txn_value(s: &[u8], mut i: usize, b: &mut Builder, mops: &mut Vec<Smop>, list
                             i = n;
                             match v {
                                 Some(v) => lists.push(v),
-                                None => return Ok(Err(format!("a list element that is not an integer or string: {}", found_at(s, i)))),
+                                None => {
+                                    return Ok(Err(format!(
+                                        "a list element that is not an integer or string: {}",
+                                        found_at(s, i)
+                                    )))
+                                }
                             }
                         }
                     }
@@ -552,7 +587,9 @@ fn shape_of(model: Model, m: &Smop, ok: bool) -> Result<MopKind, String> {
             }
         }
         (Model::RwRegister, F::Read, _) => return Err("a read of one value (or nil)".into()),
-        (_, F::Append, _) | (_, F::Write, _) if model_f_ok(model, m.f) => return Err("an integer or string to write".into()),
+        (_, F::Append, _) | (_, F::Write, _) if model_f_ok(model, m.f) => {
+            return Err("an integer or string to write".into())
+        }
         (Model::ListAppend, ..) => return Err("f :append or :r".into()),
         (Model::RwRegister, ..) => return Err("f :w or :r".into()),
     })

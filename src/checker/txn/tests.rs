@@ -424,3 +424,113 @@ fn duplicate_appends_make_the_verdict_unknown() {
     assert_eq!(o.validity, Validity::Unknown);
     assert!(o.summary.contains("duplicate-appends"), "{}", o.summary);
 }
+
+mod files {
+    use std::io::Write;
+
+    use super::super::{check_file, TxnError};
+    use super::*;
+
+    fn file(text: &str, ext: &str) -> tempfile::NamedTempFile {
+        let mut f = tempfile::Builder::new().suffix(ext).tempfile().expect("temp file");
+        f.write_all(text.as_bytes()).expect("write");
+        f
+    }
+
+    fn check_text(text: &str, ext: &str, model: Model) -> Result<CheckOutcome, TxnError> {
+        let f = file(text, ext);
+        check_file(f.path(), &opts(model, SS))
+    }
+
+    const G_SINGLE_EDN: &str = "; read skew\n\
+        {:type :invoke, :f :txn, :value [[:append :x 1] [:append :y 1]], :process 0, :index 0}\n\
+        {:type :ok, :f :txn, :value [[:append :x 1] [:append :y 1]], :process 0, :index 1}\n\
+        {:type :info, :f :start-partition, :value [:isolated {\"n1\" #{\"n2\"}}], :process :nemesis, :index 2}\n\
+        {:type :ok, :f :txn, :value [[:r :x [1]] [:r :y []]], :process 1, :index 3}\n\
+        {:type :ok, :f :txn, :value [[:r :y [1]]], :process 2, :index 4}\n";
+
+    #[test]
+    fn every_layout_gives_the_same_verdict() {
+        let per_line = check_text(G_SINGLE_EDN, ".edn", LA).expect("edn");
+        assert_eq!(per_line.anomaly_types, ["G-single"], "{}", per_line.summary);
+        let vector = format!("[{}]", G_SINGLE_EDN.replace('\n', "\n  "));
+        assert_eq!(check_text(&vector, ".edn", LA).expect("vector").anomaly_types, ["G-single"]);
+        let list = format!("({})", G_SINGLE_EDN);
+        assert_eq!(check_text(&list, ".edn", LA).expect("list").anomaly_types, ["G-single"]);
+        let json = r#"[{"index":0,"process":0,"type":"ok","value":[["append","x",1],["append","y",1]]},
+ {"type":"ok","f":"txn","value":[["r","x",[1]],["r","y",[]]],"process":1,"index":1},
+ {"value":[["r","y",[1]]],"type":"ok","process":2}]"#;
+        assert_eq!(check_text(json, ".json", LA).expect("json").anomaly_types, ["G-single"]);
+        let jsonl = "{\"brawl-history\":1,\"test\":\"t\"}\n\
+            {\"index\":0,\"time\":1,\"type\":\"ok\",\"process\":0,\"f\":\"txn\",\"value\":[[\"append\",5,1],[\"append\",6,1]]}\n\
+            {\"index\":1,\"time\":2,\"type\":\"ok\",\"process\":1,\"f\":\"txn\",\"value\":[[\"r\",5,[1]],[\"r\",6,[]]],\"node\":\"n1\"}\n\
+            {\"index\":2,\"time\":3,\"type\":\"info\",\"process\":\"nemesis\",\"f\":\"kill\",\"value\":null}\n\
+            {\"index\":3,\"time\":4,\"type\":\"ok\",\"process\":2,\"f\":\"txn\",\"value\":[[\"r\",6,[1]]]}\n";
+        let o = check_text(jsonl, ".jsonl", LA).expect("jsonl");
+        assert_eq!(o.anomaly_types, ["G-single"]);
+        assert_eq!(o.anomalies["G-single"][0].ops.iter().copied().max(), Some(1), "op indices come from the file");
+    }
+
+    #[test]
+    fn the_file_path_agrees_with_the_ops_path() {
+        for (name, bad, good, _) in list_append_table() {
+            for txns in [bad, good] {
+                let ops = oks(&txns);
+                let text: String = ops.iter().map(|o| serde_json::to_string(o).expect("json") + "\n").collect();
+                let from_file = check_text(&text, ".jsonl", LA).expect("reads");
+                let from_ops = run(&ops, LA, SS);
+                assert_eq!(from_file.anomaly_types, from_ops.anomaly_types, "{name}");
+                assert_eq!(from_file.validity, from_ops.validity, "{name}");
+            }
+        }
+    }
+
+    #[test]
+    fn errors_name_the_line_and_what_was_expected() {
+        let bad = "{:type :ok, :value [[:append 1 1]], :process 0}\n{:type :ok, :value [[:append 1 2]], :process 0\n";
+        match check_text(bad, ".edn", LA) {
+            Err(TxnError::Parse { line, expected, .. }) => {
+                assert!(line >= 2 && expected.contains("rest of the op"), "{line} {expected}")
+            }
+            other => panic!("{other:?}"),
+        }
+        let bad = "{:type :ok, :value [[:append 1 1]], :process 0}\n\n{:type :done, :value [], :process 0}\n";
+        match check_text(bad, ".edn", LA) {
+            Err(TxnError::Parse { line, expected, .. }) => {
+                assert!(line == 3 && expected.contains("invoke, ok"), "{line} {expected}")
+            }
+            other => panic!("{other:?}"),
+        }
+        let bad =
+            "{:type :ok, :value [[:append 1 1]], :process 0}\n{:type :ok, :value [[:w 1 1]], :process 0, :index 7}\n";
+        match check_text(bad, ".edn", LA) {
+            Err(TxnError::Shape { line, source, .. }) => {
+                assert_eq!((line, source.index), (2, 7), "{source}");
+                assert!(source.expected.contains(":append or :r"), "{source}");
+            }
+            other => panic!("{other:?}"),
+        }
+        match check_text("{:type :ok, :value [[:append 1 1]], :process 0}\n", ".edn", RW) {
+            Err(TxnError::Shape { line: 1, source, .. }) => assert_eq!(source.index, 0),
+            other => panic!("{other:?}"),
+        }
+        match check_text("hello", ".edn", LA) {
+            Err(TxnError::Parse { line: 1, expected, .. }) => assert!(expected.contains("op map")),
+            other => panic!("{other:?}"),
+        }
+        match check_text("{:type :ok, :value [[:append 1 1.5]], :process 0}", ".edn", LA) {
+            Err(e) => assert!(e.to_string().contains(":1:"), "{e}"),
+            Ok(o) => panic!("{o:?}"),
+        }
+    }
+
+    #[test]
+    fn an_open_invoke_in_a_file_counts_as_info() {
+        let text = "{:type :invoke, :value [[:append 1 1]], :process 0}\n\
+                    {:type :invoke, :value [[:r 1 nil]], :process 1}\n\
+                    {:type :ok, :value [[:r 1 [1]]], :process 1}\n";
+        let o = check_text(text, ".edn", LA).expect("reads");
+        assert_eq!(o.validity, Validity::Valid, "{}", o.summary);
+        assert_eq!(o.details["txns"], 2);
+    }
+}
