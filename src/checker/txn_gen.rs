@@ -486,7 +486,7 @@ fn read_at(
     i: usize,
 ) -> ReadResult {
     let key = mops[i].key;
-    let own = mops[..i].iter().filter(|m| m.key == key && m.f != MopF::Read).map(|m| m.write);
+    let mut own = mops[..i].iter().filter(|m| m.key == key && m.f != MopF::Read).map(|m| m.write);
     match model {
         TxnModel::ListAppend => {
             let n = snap[i].0 as usize;
@@ -494,7 +494,7 @@ fn read_at(
             v.extend(own);
             ReadResult::List(v)
         }
-        TxnModel::RwRegister => ReadResult::Register(own.last().or(snap[i].1)),
+        TxnModel::RwRegister => ReadResult::Register(own.next_back().or(snap[i].1)),
     }
 }
 

@@ -95,14 +95,15 @@ fn mutate(ops: &mut [Op], (which, how, r): (usize, u8, u64)) {
         return;
     }
     let (i, j) = reads[which % reads.len()];
-    let key = ops[i].value[j][1].to_string();
+    let key_value = ops[i].value[j][1].clone();
+    let key = key_value.to_string();
     // The final read's list for this key (list-append), for a random prefix of it.
     let fin: Vec<Value> = ops[last]
         .value
         .as_array()
         .into_iter()
         .flatten()
-        .find(|m| m[1].to_string() == key)
+        .find(|m| m[1] == key_value)
         .and_then(|m| m[2].as_array().cloned())
         .unwrap_or_default();
     let pick = |vs: Option<&Vec<Value>>| vs.and_then(|v| v.get(r as usize % v.len().max(1))).cloned();
