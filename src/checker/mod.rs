@@ -5,6 +5,10 @@
 //!   key and `search` runs the per-key search under a `Budget`.
 //! - `outcome`: `CheckOutcome`, the one result shape of every other checker (sets, counters,
 //!   banks, queues, transactions ...), and `ShapeError` for a history that does not fit a model.
+//! - `txn_gen`: a seeded generator of list-append / rw-register histories (serializable, snapshot
+//!   isolation with write skew, lost updates), for benchmarks and tests.
+//! - `txn_oracle`: brute-force oracles (serializable, strict-serializable, snapshot isolation) for
+//!   small transactional histories, the reference the transactional checker is tested against.
 //! - `stats`: ok / fail / info counts per `f` (`stats`), flagging fs that never succeeded.
 //! - Jepsen's data-structure checkers, one file each, all `check(ops, &Options) ->
 //!   Result<CheckOutcome, ShapeError>`: `set`, `set_full`, `counter`, `bank`, `queue`
@@ -36,6 +40,11 @@ mod stats;
 mod structures_proptests;
 #[cfg(test)]
 mod tests;
+pub mod txn;
+pub mod txn_gen;
+pub mod txn_oracle;
+#[cfg(test)]
+mod txn_proptests;
 pub mod unique_ids;
 mod uses;
 

@@ -1,4 +1,5 @@
-//! `brawl bench`: measurements run by hand (never timed tests): the control layer's fan-out.
+//! `brawl bench`: measurements run by hand (never timed tests): the control layer's fan-out,
+//! the interpreter, fault latency; and `gen-txn`, which writes generated transactional histories.
 
 use std::time::{Duration, Instant};
 
@@ -18,6 +19,52 @@ pub enum BenchCmd {
     /// Time from a partition's scheduled instant to its iptables rules being in place on every
     /// node (and the same for the heal), through the nemesis the runs use.
     Faults(FaultsArgs),
+    /// Write a seeded list-append or rw-register history (serializable, snapshot isolation with
+    /// write skew, or lost updates) for benchmarks and tests.
+    GenTxn(GenTxnArgs),
+}
+
+/// Arguments of `brawl bench gen-txn`.
+#[derive(Debug, Args)]
+pub struct GenTxnArgs {
+    /// list-append or rw-register.
+    #[arg(long, default_value = "list-append")]
+    model: crate::checker::txn_gen::TxnModel,
+    /// Transactions to invoke.
+    #[arg(long, default_value_t = 1_000_000)]
+    txns: u64,
+    /// Client processes at once.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    concurrency: u32,
+    /// serializable (strict), snapshot-isolation (with write skew) or lost-update.
+    #[arg(long, default_value = "serializable")]
+    isolation: crate::checker::txn_gen::Isolation,
+    /// Keys in the active pool.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    keys: u32,
+    /// Writes after which a key retires.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..))]
+    max_writes_per_key: u32,
+    /// Micro-ops per transaction, at most (at least 1).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..))]
+    max_txn_len: u32,
+    /// Percentage of transactions that fail without effect.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(0..=50))]
+    fail_pct: u32,
+    /// Percentage of transactions that end `info`.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(0..=50))]
+    info_pct: u32,
+    /// End with one transaction reading every key.
+    #[arg(long)]
+    final_reads: bool,
+    /// The seed.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// edn (Jepsen, one op per line), elle-json or jsonl (brawl's).
+    #[arg(long, default_value = "edn")]
+    format: crate::checker::txn_gen::OutFormat,
+    /// The file to write (`-` for stdout).
+    out: std::path::PathBuf,
 }
 
 /// Arguments of `brawl bench faults`.
@@ -66,6 +113,7 @@ pub async fn run(cmd: BenchCmd) -> Result<u8, CliError> {
         BenchCmd::Fanout(args) => args,
         BenchCmd::Interpreter(args) => return interpreter(args).await,
         BenchCmd::Faults(args) => return faults(args).await,
+        BenchCmd::GenTxn(args) => return gen_txn(args),
     };
     let targets = args.nodes.targets()?;
     let n = targets.len();
@@ -198,6 +246,45 @@ async fn interpreter(args: InterpreterArgs) -> Result<u8, CliError> {
         secs,
         summary.ops as f64 / secs,
         bytes as f64 / secs / 1e6
+    );
+    Ok(EXIT_OK)
+}
+
+/// Writes a generated transactional history and prints what it holds.
+fn gen_txn(args: GenTxnArgs) -> Result<u8, CliError> {
+    use crate::checker::txn_gen::{write, GenSpec};
+    let spec = GenSpec {
+        model: args.model,
+        isolation: args.isolation,
+        txns: args.txns,
+        concurrency: args.concurrency,
+        key_count: args.keys,
+        max_writes_per_key: args.max_writes_per_key,
+        min_txn_len: 1,
+        max_txn_len: args.max_txn_len,
+        fail_pct: args.fail_pct,
+        info_pct: args.info_pct,
+        final_reads: args.final_reads,
+        seed: args.seed,
+    };
+    let started = Instant::now();
+    let stats = if args.out.as_os_str() == "-" {
+        write(&spec, args.format, std::io::stdout().lock())
+    } else {
+        let file = std::fs::File::create(&args.out)
+            .map_err(|e| CliError::bad_input(anyhow::anyhow!("cannot create {}: {e}", args.out.display())))?;
+        write(&spec, args.format, file)
+    }
+    .map_err(|e| CliError::internal(anyhow::anyhow!("writing {}: {e}", args.out.display())))?;
+    eprintln!(
+        "{} ops ({} ok, {} fail of which {} first-committer-wins aborts, {} info), {} keys, in {:.2} s",
+        stats.ops,
+        stats.ok,
+        stats.fail,
+        stats.fcw_aborts,
+        stats.info,
+        stats.keys,
+        started.elapsed().as_secs_f64()
     );
     Ok(EXIT_OK)
 }

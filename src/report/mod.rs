@@ -5,12 +5,14 @@
 //!
 //! `write_run(dir)` is the entry point (`brawl run` and `brawl report` call it). `digest` turns
 //! a history into what is drawn; `availability` computes availability and SLO attainment;
-//! `charts` draws with plotters; `timeline` draws op timelines; `html` assembles the page and
-//! owns `escape`; `junit` writes the JUnit XML; `outcomes` renders every `CheckOutcome` (sets,
+//! `charts` draws with plotters; `timeline` draws op timelines (every op anchored as `op-<index>`);
+//! `cycle` draws a transactional anomaly's dependency cycle; `html` assembles the page and owns
+//! `escape`; `junit` writes the JUnit XML; `outcomes` renders every `CheckOutcome` (sets,
 //! counters, banks, queues, locks, transactions) in both.
 
 mod availability;
 mod charts;
+pub mod cycle;
 mod digest;
 mod html;
 mod junit;

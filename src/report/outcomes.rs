@@ -141,10 +141,23 @@ fn anomaly_class(h: &mut String, class: &str, list: &[Anomaly], history: &[Op]) 
     for a in list.iter().take(MAX_PER_CLASS) {
         let _ = write!(h, "<li class=anomaly>{}", escape(&a.explanation));
         if !a.cycle.is_empty() {
-            // CYCLE-SVG: helper U's `crate::report::cycle::svg(a)` goes here, above the steps.
+            // The diagram, then its steps in words, with the diagram's labels (T1..Tn in order
+            // of first appearance) and the ops they stand for.
+            h.push_str(&super::cycle::svg(a));
+            let txns = super::cycle::txns(a);
+            let label = |i: u64| txns.iter().position(|&x| x == i).map_or(0, |p| p + 1);
             h.push_str("<ol class=cycle>");
             for s in &a.cycle {
-                let _ = write!(h, "<li>T{} → T{} ({}): {}</li>", s.from, s.to, escape(&s.kind), escape(&s.why));
+                let _ = write!(
+                    h,
+                    "<li>T{} (op {}) → T{} (op {}) ({}): {}</li>",
+                    label(s.from),
+                    s.from,
+                    label(s.to),
+                    s.to,
+                    escape(&s.kind),
+                    escape(&s.why)
+                );
             }
             h.push_str("</ol>");
         }
@@ -322,7 +335,7 @@ mod tests {
     }
 
     #[test]
-    fn a_cycle_is_an_ordered_list_of_steps() {
+    fn a_cycle_is_a_diagram_and_an_ordered_list_of_steps() {
         let mut o = CheckOutcome::new("list-append", Validity::Invalid, "G-single");
         o.push(
             "G-single",
@@ -337,7 +350,10 @@ mod tests {
         );
         let mut h = String::new();
         sections(&mut h, &[o], &[]);
-        assert!(h.contains("<ol class=cycle><li>T1 → T3 (wr): T2 read &lt;x&gt;</li><li>T3 → T1 (rw): back</li></ol>"));
+        assert!(h.contains(
+            "<ol class=cycle><li>T1 (op 1) → T2 (op 3) (wr): T2 read &lt;x&gt;</li><li>T2 (op 3) → T1 (op 1) (rw): back</li></ol>"
+        ));
+        assert_eq!(h.matches("<svg class=\"cycle\"").count(), 1, "the diagram is drawn above the steps");
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //! linearizability failure (the op that cannot be linearized and the ops concurrent with it),
 //! and Jepsen's per-process timeline of ops, in pages of `PAGE_OPS`, at most `MAX_PAGES` of
 //! them (the first pages and those holding a failure; the rest is in `history.jsonl`).
-//! Every string written into the SVG goes through `escape`.
+//! Every string written into the SVG goes through `escape`. Each op of the process timeline is
+//! anchored as `op-<index>`, by its invocation's index and its completion's (links from
+//! `cycle` diagrams).
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write;
@@ -160,8 +162,10 @@ pub fn process_page(d: &Digest, history: &[Op], page: usize) -> String {
         let text = describe(history, o, &d.fs);
         let _ = write!(
             s,
-            "<g><title>{}</title><rect x=\"{x}\" y=\"{y0:.1}\" width=\"{}\" height=\"{h:.1}\" fill=\"{}\"/>",
+            "<g id=\"op-{}\"><title>{}</title><rect{} x=\"{x}\" y=\"{y0:.1}\" width=\"{}\" height=\"{h:.1}\" fill=\"{}\"/>",
+            o.index,
             escape(&text),
+            o.completion.map_or(String::new(), |c| format!(" id=\"op-{c}\"")),
             col_w - gap,
             hex(o.outcome)
         );
