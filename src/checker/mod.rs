@@ -5,6 +5,9 @@
 //!   key and `search` runs the per-key search under a `Budget`.
 //! - `outcome`: `CheckOutcome`, the one result shape of every other checker (sets, counters,
 //!   banks, queues, transactions ...), and `ShapeError` for a history that does not fit a model.
+//! - `models`: Elle's consistency model names and aliases (`canonical`), for
+//!   `--consistency-models` and the transactional checker.
+//! - `register_shape`: refuses register histories whose ops do not fit the model (`check_shape`).
 //! - `stats`: ok / fail / info counts per `f` (`stats`), flagging fs that never succeeded.
 //!
 //! Checkers never do I/O and never read the wall clock except to enforce a `Budget`; a budget
@@ -14,10 +17,12 @@ mod budget;
 pub(crate) mod fx;
 mod linearizable;
 mod model;
+pub mod models;
 pub mod outcome;
 mod prepare;
 #[cfg(test)]
 mod proptests;
+pub mod register_shape;
 mod search;
 mod slots;
 mod stats;
