@@ -39,6 +39,7 @@ mod slots;
 mod stats;
 #[cfg(test)]
 mod tests;
+pub mod txn;
 pub mod unique_ids;
 mod uses;
 
