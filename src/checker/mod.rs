@@ -30,8 +30,8 @@ pub mod outcome;
 mod prepare;
 #[cfg(test)]
 mod proptests;
-pub mod register_shape;
 pub mod queue;
+pub mod register_shape;
 mod search;
 pub mod set;
 pub mod set_full;

@@ -165,15 +165,21 @@ mod tests {
 
     #[test]
     fn other_histories_are_refused_at_their_first_bad_op() {
-        let e = check(&[op(0, OpType::Invoke, "read", json!(null)), op(1, OpType::Invoke, "cas", json!([1, 2]))], ModelKind::Register);
+        let e = check(
+            &[op(0, OpType::Invoke, "read", json!(null)), op(1, OpType::Invoke, "cas", json!([1, 2]))],
+            ModelKind::Register,
+        );
         assert_eq!(e.unwrap_err(), "op 1 does not fit the register model: an op with :f read or write, got :f cas");
         let txn = [op(0, OpType::Invoke, "txn", json!([["append", "x", 1]]))];
-        assert!(check(&txn, ModelKind::CasRegister).unwrap_err().starts_with("op 0 does not fit the cas-register model"));
+        assert!(check(&txn, ModelKind::CasRegister)
+            .unwrap_err()
+            .starts_with("op 0 does not fit the cas-register model"));
         let e = check(&[op(0, OpType::Invoke, "cas", json!(5))], ModelKind::CasRegister).unwrap_err();
         assert!(e.contains("a cas with [old new], got 5"), "{e}");
         let e = check(&[op(0, OpType::Ok, "read", json!([1, 2, 3]))], ModelKind::CasRegister).unwrap_err();
         assert!(e.contains("plain value"), "{e}");
-        let e = check(&[op(0, OpType::Ok, "read", json!([1, 2])), op(1, OpType::Ok, "write", json!(4))], ModelKind::Kv).unwrap_err();
+        let e = check(&[op(0, OpType::Ok, "read", json!([1, 2])), op(1, OpType::Ok, "write", json!(4))], ModelKind::Kv)
+            .unwrap_err();
         assert!(e.starts_with("op 1 does not fit the kv model: a [key value] tuple"), "{e}");
         let e = check(&[op(0, OpType::Ok, "write", json!([1, {"a": 1}]))], ModelKind::Kv).unwrap_err();
         assert!(e.contains("as the value of its [key value] tuple"), "{e}");
