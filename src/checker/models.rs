@@ -2,7 +2,8 @@
 //! `--consistency-models` and for the transactional checker (which owns the lattice itself).
 //! `canonical` turns any accepted spelling into Elle's canonical name.
 
-/// Every canonical model name Elle knows (`elle.consistency-model`), weakest first, roughly.
+/// Every model name Elle knows (`elle.consistency-model`), in its friendly spelling (Elle's
+/// `friendly-model-name`), weakest first, roughly. These are the names `canonical` returns.
 pub const MODELS: &[&str] = &[
     "read-uncommitted",
     "read-committed",
@@ -22,9 +23,22 @@ pub const MODELS: &[&str] = &[
     "snapshot-isolation",
     "view-serializable",
     "serializable",
+    "strong-session-read-uncommitted",
+    "strong-session-read-committed",
+    "strong-read-uncommitted",
+    "strong-read-committed",
     "strong-session-snapshot-isolation",
     "strong-session-serializable",
     "strong-snapshot-isolation",
+    "1SR",
+    "session-serializable",
+    "monotonic-reads",
+    "monotonic-writes",
+    "read-your-writes",
+    "writes-follow-reads",
+    "PRAM",
+    "causal",
+    "sequential",
     "linearizable",
     "strict-serializable",
 ];
@@ -39,25 +53,26 @@ pub const ALIASES: &[(&str, &str)] = &[
     ("PL-CS", "cursor-stability"),
     ("MAV", "monotonic-atomic-view"),
     ("RA", "read-atomic"),
-    ("causal", "causal-cerone"),
     ("PSI", "parallel-snapshot-isolation"),
     ("PL-2+", "consistent-view"),
     ("PL-FCV", "forward-consistent-view"),
     ("PL-MSR", "monotonic-snapshot-read"),
     ("PL-2L", "monotonic-view"),
+    ("PL-3U", "update-serializable"),
     ("PL-2.99", "repeatable-read"),
     ("RR", "repeatable-read"),
     ("SI", "snapshot-isolation"),
     ("PL-SI", "snapshot-isolation"),
     ("PL-3", "serializable"),
     ("conflict-serializable", "serializable"),
-    ("1SR", "serializable"),
+    ("strong-session-PL-1", "strong-session-read-uncommitted"),
+    ("strong-session-PL-2", "strong-session-read-committed"),
+    ("strong-PL-1", "strong-read-uncommitted"),
+    ("strong-PL-2", "strong-read-committed"),
     ("strong-session-SI", "strong-session-snapshot-isolation"),
     ("strong-SI", "strong-snapshot-isolation"),
-    ("strict-serializable", "strict-serializable"),
     ("strong-serializable", "strict-serializable"),
     ("PL-SS", "strict-serializable"),
-    ("strict-1SR", "strict-serializable"),
 ];
 
 /// The model `brawl check` expects when `--consistency-models` is not given (Elle's default).
@@ -93,6 +108,9 @@ mod tests {
         assert_eq!(canonical("strong-serializable"), Some("strict-serializable"));
         assert_eq!(canonical("PL-2.99"), Some("repeatable-read"));
         assert_eq!(canonical("strong-session-serializable"), Some("strong-session-serializable"));
+        assert_eq!(canonical("PL-3U"), Some("update-serializable"));
+        assert_eq!(canonical("strong-PL-2"), Some("strong-read-committed"));
+        assert_eq!(canonical("causal"), Some("causal"), "Elle's causal is not causal-cerone");
         assert_eq!(canonical("serialisable"), None);
         assert_eq!(canonical(""), None);
     }
@@ -109,5 +127,19 @@ mod tests {
         all.dedup();
         assert_eq!(all.len(), n);
         assert!(accepted().contains("PL-SS") && canonical(DEFAULT) == Some(DEFAULT));
+    }
+
+    /// The transactional checker's lattice (helper T's `txn::lattice`) and this table must know
+    /// the same models: every name `canonical` gives is one the lattice accepts, and every model
+    /// of the lattice has a spelling here.
+    #[test]
+    fn the_table_and_the_txn_lattice_know_the_same_models() {
+        use crate::checker::txn::lattice;
+        for m in MODELS {
+            assert!(lattice::validate(&[m.to_string()]).is_ok(), "the lattice does not know {m}");
+        }
+        for m in lattice::all_models() {
+            assert!(canonical(m).is_some(), "no spelling of the lattice's {m} here");
+        }
     }
 }
