@@ -160,6 +160,9 @@ fn issue_11_exit_codes_and_bad_arguments() {
         check(&["tests/histories/elle-append-valid.json", "--model", "list-append", "--consistency-models", "PL-9"]);
     assert_eq!(code, Some(254), "{t}");
     assert!(t.contains("unknown consistency model `PL-9`") && t.contains("snapshot-isolation"), "{t}");
+    let (code, t) = check(&["tests/histories/elle-append-valid.json", "--model", "list-append", "--anomalies", "G3"]);
+    assert_eq!(code, Some(254), "{t}");
+    assert!(t.contains("unknown anomaly `G3`") && t.contains("G-single"), "{t}");
     // Transaction flags on a model without transactions.
     let (code, t) = check(&["tests/histories/jepsen-register.edn", "--consistency-models", "serializable"]);
     assert_eq!(code, Some(254), "{t}");

@@ -75,6 +75,64 @@ pub const ALIASES: &[(&str, &str)] = &[
     ("PL-SS", "strict-serializable"),
 ];
 
+/// The transactional anomaly classes `--anomalies` accepts: Elle's names (cycle anomalies with
+/// their `-process` and `-realtime` variants) plus brawl's `garbage-read`.
+pub const ANOMALIES: &[&str] = &[
+    "G0",
+    "G0-process",
+    "G0-realtime",
+    "G1",
+    "G1-process",
+    "G1-realtime",
+    "G1a",
+    "G1b",
+    "G1c",
+    "G1c-process",
+    "G1c-realtime",
+    "G-single",
+    "G-single-process",
+    "G-single-realtime",
+    "G-single-item",
+    "G-single-item-process",
+    "G-single-item-realtime",
+    "G-nonadjacent",
+    "G-nonadjacent-process",
+    "G-nonadjacent-realtime",
+    "G-nonadjacent-item",
+    "G-nonadjacent-item-process",
+    "G-nonadjacent-item-realtime",
+    "G2",
+    "G2-process",
+    "G2-realtime",
+    "G2-item",
+    "G2-item-process",
+    "G2-item-realtime",
+    "GSI",
+    "GSIa",
+    "GSIb",
+    "G-SI",
+    "G-SIb",
+    "G-cursor",
+    "G-MSR",
+    "G-monotonic",
+    "G-update",
+    "internal",
+    "future-read",
+    "dirty-update",
+    "duplicate-elements",
+    "incompatible-order",
+    "lost-update",
+    "write-skew",
+    "cyclic-versions",
+    "garbage-read",
+    "predicate-read-miss",
+];
+
+/// Whether `--anomalies` knows `name` (exact spelling, a leading `:` allowed).
+pub fn is_anomaly(name: &str) -> bool {
+    ANOMALIES.contains(&name.trim().trim_start_matches(':'))
+}
+
 /// The model `brawl check` expects when `--consistency-models` is not given (Elle's default).
 pub const DEFAULT: &str = "strict-serializable";
 
@@ -127,6 +185,18 @@ mod tests {
         all.dedup();
         assert_eq!(all.len(), n);
         assert!(accepted().contains("PL-SS") && canonical(DEFAULT) == Some(DEFAULT));
+    }
+
+    /// Every anomaly the lattice says one of ours implies is one of ours too.
+    #[test]
+    fn the_anomaly_list_is_closed_under_the_lattice_s_implications() {
+        use crate::checker::txn::lattice;
+        for a in ANOMALIES {
+            for b in lattice::implied_by([*a]) {
+                assert!(is_anomaly(b), "{a} implies {b}, which is not in ANOMALIES");
+            }
+        }
+        assert!(is_anomaly(":G-single") && !is_anomaly("G3"));
     }
 
     /// The transactional checker's lattice (helper T's `txn::lattice`) and this table must know

@@ -68,19 +68,24 @@ pub(crate) fn parse_edn_compact(text: &str, path: &Path) -> Result<CompactHistor
     };
     let mut h = CompactHistory { header: Header::default(), ..CompactHistory::default() };
     let total: usize = shares.iter().map(|s| s.sink.ops.len()).sum();
-    h.ops.reserve_exact(total);
     let mut missing = Vec::new();
     for share in shares {
         let base = h.ops.len();
         missing.extend(share.missing.iter().map(|&(at, lacks)| (base + at, lacks)));
-        let piece = share.sink;
+        let mut piece = share.sink;
         let strings: Vec<u32> = piece.strings.iter().map(|s| h.strings.id(s)).collect();
         let values = i64::try_from(h.values.len()).expect("fewer than 2^63 values");
-        h.values.extend(piece.values);
-        h.ops.extend(piece.ops.into_iter().map(|mut op| {
+        h.values.append(&mut piece.values);
+        for op in &mut piece.ops {
             op.relocate(&strings, values);
-            op
-        }));
+        }
+        if h.ops.is_empty() {
+            // Grow the first share's vector rather than copy it.
+            h.ops = piece.ops;
+            h.ops.reserve_exact(total - h.ops.len());
+        } else {
+            h.ops.extend_from_slice(&piece.ops);
+        }
     }
     if !missing.is_empty() {
         use crate::history::Ops;
