@@ -179,7 +179,7 @@ fn issue_11_reader_errors_name_file_line_and_column() {
         (
             "a.edn",
             "{:type :invoke, :f :read, :process 0}\n{:type :ok, :f :read, :value [0 nil}\n",
-            "a.edn:2:34: bad edn: mismatched `}`",
+            "a.edn:2:36: bad edn: mismatched `}`: expected `]`",
         ),
         // EDN, vector layout: a bad :type on line 3.
         (
