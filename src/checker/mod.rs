@@ -9,6 +9,9 @@
 //!   isolation with write skew, lost updates), for benchmarks and tests.
 //! - `txn_oracle`: brute-force oracles (serializable, strict-serializable, snapshot isolation) for
 //!   small transactional histories, the reference the transactional checker is tested against.
+//! - `models`: Elle's consistency model names and aliases (`canonical`), for
+//!   `--consistency-models` and the transactional checker.
+//! - `register_shape`: refuses register histories whose ops do not fit the model (`check_shape`).
 //! - `stats`: ok / fail / info counts per `f` (`stats`), flagging fs that never succeeded.
 //! - Jepsen's data-structure checkers, one file each, all `check(ops, &Options) ->
 //!   Result<CheckOutcome, ShapeError>`: `set`, `set_full`, `counter`, `bank`, `queue`
@@ -25,12 +28,14 @@ mod elements;
 pub(crate) mod fx;
 mod linearizable;
 mod model;
+pub mod models;
 pub mod mutex;
 pub mod outcome;
 mod prepare;
 #[cfg(test)]
 mod proptests;
 pub mod queue;
+pub mod register_shape;
 mod search;
 pub mod set;
 pub mod set_full;
