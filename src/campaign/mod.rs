@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::checker::Validity;
-pub use spec::{load_campaign, Campaign, Cell, ScheduleRef};
+pub use spec::{load_campaign, load_campaign_str, Campaign, Cell, ScheduleRef};
 
 /// Where campaigns are stored under `reports/` (a test name cannot start with `_`).
 pub const CAMPAIGNS_DIR: &str = "_campaigns";

@@ -21,5 +21,6 @@ pub use error::HistoryError;
 pub use format::{detect_format, read_history, read_history_compact, Format, Header, History, FORMAT_VERSION};
 pub use op::{Op, OpType, Process};
 pub use pairs::{pair, validate_well_formed, Pair};
-pub use reader::{parse_jsonl, read_jsonl, read_jsonl_compact};
+pub(crate) use reader::parse_jsonl_at;
+pub use reader::{parse_jsonl, parse_jsonl_compact_from, read_jsonl, read_jsonl_compact};
 pub use writer::HistoryWriter;

@@ -85,13 +85,16 @@ pub fn read_jsonl_compact(path: impl AsRef<Path>) -> Result<CompactHistory, Hist
     parse_jsonl_compact_from(file, path, BLOCK)
 }
 
-/// Parses a JSON Lines history from `input`, `block` bytes at a time; errors name the file `path`.
-pub(crate) fn parse_jsonl_compact_from(
+/// Parses a JSON Lines history from `input`, `block` bytes at a time (more than 0); errors name
+/// the file `path`. `read_jsonl_compact` with the input and block size in the caller's hands.
+pub fn parse_jsonl_compact_from(
     mut input: impl Read,
     path: &Path,
     block: usize,
 ) -> Result<CompactHistory, HistoryError> {
     let io = |source| HistoryError::Io { path: path.to_path_buf(), source };
+    // A block of 0 bytes would never reach the end.
+    let block = block.max(1);
     let mut buf: Vec<u8> = Vec::new();
     // Read until the header's newline (or the end).
     let mut eof = false;
