@@ -29,7 +29,7 @@ pub fn default_nodes() -> Vec<String> {
 }
 
 /// What `brawl run` does with a test's faults before it starts: validate them against the
-/// nodes, build the nemesis, and plan the schedule. Errors are fine; panics are not.
+/// nodes, bound the schedule's size, build the nemesis, and plan the schedule. Errors are fine; panics are not.
 pub fn plan_faults(
     specs: &[brawl::nemesis::NemesisSpec],
     timeline: &[brawl::nemesis::TimelineEntry],
@@ -38,6 +38,9 @@ pub fn plan_faults(
     time_limit: std::time::Duration,
 ) {
     if brawl::nemesis::validate(specs, timeline, nodes).is_err() {
+        return;
+    }
+    if brawl::nemesis::check_schedule_size(specs, time_limit).is_err() {
         return;
     }
     if brawl::nemesis::build(specs, seed).is_err() {
