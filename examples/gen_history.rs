@@ -4,6 +4,7 @@
 //! ```text
 //! cargo run --release --example gen_history -- 1000000 /tmp/h.jsonl [keys] [threads-per-key] [values] [seed]
 //! /usr/bin/time -v target/release/brawl check /tmp/h.jsonl
+//! cargo run --release --example gen_history -- 1000000 /tmp/h.edn   # Jepsen EDN, one op per line
 //! ```
 //!
 //! Defaults: 10 keys, 10 threads per key, values 1..=5 (Jepsen's register workload), seed 42;
@@ -12,7 +13,7 @@
 #[path = "support/register_sim.rs"]
 mod register_sim;
 
-use brawl::history::{Header, HistoryWriter};
+use brawl::history::{Header, History, HistoryWriter};
 use register_sim::Shape;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -27,11 +28,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let seed = num(5, 42)?;
     let history = register_sim::generate(&shape, seed);
     let file = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
-    let mut w = HistoryWriter::new(file, &Header::new(Some("gen_history".into()), Some(seed)))?;
-    for chunk in history.chunks(4096) {
-        w.append_batch(chunk.iter().cloned())?;
+    let header = Header::new(Some("gen_history".into()), Some(seed));
+    if path.ends_with(".edn") {
+        // Jepsen's layout: one op map per line.
+        brawl::history::write_edn(&History::new(header, history.clone()), file)?;
+    } else {
+        let mut w = HistoryWriter::new(file, &header)?;
+        for chunk in history.chunks(4096) {
+            w.append_batch(chunk.iter().cloned())?;
+        }
+        w.finish()?;
     }
-    w.finish()?;
     println!("{path}: {} events ({ops} ops) over {} keys, {shape:?}", history.len(), shape.keys);
     Ok(())
 }

@@ -97,6 +97,42 @@ impl SequentialSpec for CasRegister {
     }
 }
 
+/// A lock op of Knossos' mutex model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum LockOp {
+    /// Take the lock.
+    Acquire,
+    /// Give it back.
+    Release,
+}
+
+/// Knossos' `mutex` model: a lock that is free (`false`) or held (`true`), free at first.
+/// Acquiring a held lock or releasing a free one is inconsistent. As in Knossos, the lock has no
+/// owner: any process may release it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Mutex;
+
+impl SequentialSpec for Mutex {
+    type State = bool;
+    type Op = LockOp;
+    fn init(&self) -> bool {
+        false
+    }
+    fn step(&self, held: &bool, op: &LockOp) -> Option<bool> {
+        match (*held, op) {
+            (false, LockOp::Acquire) => Some(true),
+            (true, LockOp::Release) => Some(false),
+            _ => None,
+        }
+    }
+    fn observes(&self, _op: &LockOp) -> bool {
+        true
+    }
+    fn read_only(&self, _op: &LockOp) -> bool {
+        false
+    }
+}
+
 /// Which model a history is checked against.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -137,5 +173,13 @@ mod tests {
         assert_eq!(CasRegister.step(&2, &RegOp::Cas(1, 5)), None);
         assert!(!CasRegister.observes(&RegOp::Write(1)));
         assert!(CasRegister.observes(&RegOp::Read(1)));
+    }
+
+    #[test]
+    fn a_mutex_alternates_acquire_and_release() {
+        let held = Mutex.step(&Mutex.init(), &LockOp::Acquire).expect("a free lock can be taken");
+        assert_eq!(Mutex.step(&held, &LockOp::Acquire), None);
+        assert_eq!(Mutex.step(&held, &LockOp::Release), Some(false));
+        assert_eq!(Mutex.step(&false, &LockOp::Release), None);
     }
 }

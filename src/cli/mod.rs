@@ -5,6 +5,7 @@
 
 mod bench;
 mod campaign;
+mod check;
 mod cluster;
 mod doctor;
 mod exec;
@@ -60,8 +61,9 @@ pub enum Cmd {
     Run(run::RunArgs),
     /// Re-render a run directory's report.html and junit.xml from its files (never re-checks).
     Report(report::ReportArgs),
-    /// Check a stored history offline: a run directory, a history.jsonl or a Jepsen history.edn.
-    Check(run::CheckArgs),
+    /// Check a stored history offline (a run directory, brawl's history.jsonl, Jepsen's
+    /// history.edn or elle-cli's JSON) against a model: register, list-append, set, bank, ...
+    Check(check::CheckArgs),
     /// Run a matrix of tests × fault schedules × repetitions; write a campaign page and one
     /// JUnit file; exit with the worst outcome's code.
     Campaign(campaign::CampaignArgs),
@@ -110,7 +112,7 @@ pub async fn run(cli: Cli) -> u8 {
         Cmd::Bench(cmd) => bench::run(cmd).await,
         Cmd::Run(args) => run::run(args).await,
         Cmd::Heal { nodes } => heal(nodes).await,
-        Cmd::Check(args) => run::check(args).await,
+        Cmd::Check(args) => check::check(args).await,
         Cmd::Campaign(args) => campaign::run(args).await,
         Cmd::Serve(args) => serve::run(args).await,
         Cmd::Report(args) => report::run(args),

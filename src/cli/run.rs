@@ -1,14 +1,13 @@
-//! `brawl run TEST.yaml`: one test, end to end, exiting with its verdict; and `brawl check`:
-//! re-check a stored history offline.
+//! `brawl run TEST.yaml`: one test, end to end, exiting with its verdict.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 use tokio::sync::watch;
 
-use super::{CliError, NodeArgs, EXIT_INVALID, EXIT_OK, EXIT_UNKNOWN};
-use crate::checker::{check_linearizable_ops, stats_ops, Budget, ModelKind, Validity};
+use super::{CliError, NodeArgs};
+use crate::checker::Budget;
 use crate::config::{self, NodeSource, TestPlan};
 use crate::control::SshTarget;
 use crate::run::{self, RunError, RunOptions};
@@ -224,103 +223,4 @@ fn targets(plan: &TestPlan, args: &Overrides) -> Result<Vec<SshTarget>, CliError
         plan.ssh.apply(t);
     }
     Ok(targets)
-}
-
-/// The history formats `brawl check` reads.
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum HistoryFormat {
-    /// brawl's history.jsonl.
-    Jsonl,
-    /// Jepsen's history.edn.
-    JepsenEdn,
-}
-
-/// The models `brawl check` knows.
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum ModelArg {
-    /// read / write.
-    Register,
-    /// read / write / cas.
-    CasRegister,
-    /// independent keys, each a cas-register.
-    Kv,
-}
-
-/// Arguments of `brawl check`.
-#[derive(Debug, Args)]
-pub struct CheckArgs {
-    /// A run directory (its history.jsonl) or a history file (.jsonl or Jepsen's .edn).
-    path: PathBuf,
-    /// The model (default: the run's, else cas-register).
-    #[arg(long, value_enum)]
-    model: Option<ModelArg>,
-    /// The file's format (default: guessed from its name and first bytes).
-    #[arg(long, value_enum)]
-    format: Option<HistoryFormat>,
-    /// Time budget; past it the verdict is unknown.
-    #[arg(long, default_value = "120s", value_parser = humantime::parse_duration)]
-    time_limit: Duration,
-    /// Print the full result as JSON.
-    #[arg(long)]
-    json: bool,
-}
-
-/// Checks a stored history and exits with the verdict.
-pub async fn check(args: CheckArgs) -> Result<u8, CliError> {
-    let (file, run_model) = if args.path.is_dir() {
-        (args.path.join("history.jsonl"), model_of_run(&args.path))
-    } else {
-        (args.path.clone(), None)
-    };
-    let format = args.format.map(|f| match f {
-        HistoryFormat::Jsonl => crate::history::Format::Jsonl,
-        HistoryFormat::JepsenEdn => crate::history::Format::JepsenEdn,
-    });
-    // Compact: a million-op history fits in a few hundred MiB.
-    let history = crate::history::read_history_compact(&file, format).map_err(CliError::bad_input)?;
-    let model = match args.model {
-        Some(ModelArg::Register) => ModelKind::Register,
-        Some(ModelArg::CasRegister) => ModelKind::CasRegister,
-        Some(ModelArg::Kv) => ModelKind::Kv,
-        None => run_model.unwrap_or(ModelKind::CasRegister),
-    };
-    let budget = Budget { time: args.time_limit, ..Budget::default() };
-    let result = tokio::task::spawn_blocking(move || {
-        let lin = check_linearizable_ops(&history, model, &budget);
-        (lin, stats_ops(&history))
-    })
-    .await
-    .map_err(CliError::internal)?;
-    let (lin, st) = result;
-    if args.json {
-        let out = serde_json::json!({"linearizable": lin, "stats": st});
-        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
-    } else {
-        println!(
-            "{}: {} ops, {} keys, model {:?}, checked in {:.3} s",
-            file.display(),
-            lin.ops_checked,
-            lin.keys_checked,
-            lin.model,
-            lin.elapsed.as_secs_f64()
-        );
-        for f in &lin.failures {
-            println!("not linearizable: key {}: {}", f.key, f.message);
-        }
-        for u in &lin.unknown_keys {
-            println!("unknown: key {}: {}", u.key, u.reason);
-        }
-        println!("verdict: {:?}", lin.validity);
-    }
-    Ok(match lin.validity {
-        Validity::Valid => EXIT_OK,
-        Validity::Invalid => EXIT_INVALID,
-        Validity::Unknown => EXIT_UNKNOWN,
-    })
-}
-
-fn model_of_run(dir: &Path) -> Option<ModelKind> {
-    let text = std::fs::read_to_string(dir.join("results.json")).ok()?;
-    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
-    serde_json::from_value(v.pointer("/linearizable/model")?.clone()).ok()
 }

@@ -201,6 +201,24 @@ impl CompactOp {
         op
     }
 
+    /// Sets the index (for an op that had none in the file).
+    pub(crate) fn set_index(&mut self, index: u64) {
+        self.index = index;
+    }
+
+    /// Sets the time (for an op that had none in the file).
+    pub(crate) fn set_time(&mut self, time: u64) {
+        self.time = time;
+    }
+
+    /// Sets the process (for an op that had none in the file).
+    pub(crate) fn set_process(&mut self, process: Process) {
+        match process {
+            Process::Client(p) => (self.process, self.nemesis) = (p, false),
+            Process::Nemesis => (self.process, self.nemesis) = (0, true),
+        }
+    }
+
     /// Moves the ids of strings and values by `strings` (a map) and `values` (an offset), for
     /// ops parsed apart and appended to one history.
     pub(crate) fn relocate(&mut self, strings: &[u32], values: i64) {

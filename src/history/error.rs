@@ -65,10 +65,22 @@ pub enum HistoryError {
         /// What was wrong.
         msg: String,
     },
+    /// JSON (an elle-cli history) that does not parse.
+    #[error("{}:{line}:{column}: bad json: {msg}", .path.display())]
+    Json {
+        /// The history file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// 1-based column (in bytes).
+        column: usize,
+        /// What was wrong.
+        msg: String,
+    },
     /// Neither the extension nor the content says which format a file is in.
     #[error(
-        "{}: unknown history format: expected a .jsonl or .edn file, or content starting with `{{\"` (json lines) \
-         or `{{:` (jepsen edn)",
+        "{}: unknown history format: expected a .jsonl, .json or .edn file, or content starting with `{{\"brawl-history\"` \
+         (brawl json lines), `{{\"` or `[{{\"` (elle json ops) or `{{:`, `[{{:` or `;` (jepsen edn)",
         .path.display()
     )]
     UnknownFormat {

@@ -23,7 +23,8 @@ pub(crate) struct Piece<'a> {
 }
 
 impl<'a> Piece<'a> {
-    fn string(&mut self, s: Cow<'a, str>) -> u32 {
+    /// Interns `s` in this piece's string table.
+    pub(crate) fn string(&mut self, s: Cow<'a, str>) -> u32 {
         if let Some(&id) = self.ids.get(s.as_ref()) {
             return id;
         }

@@ -1,5 +1,5 @@
 //! `History` (the ops of a run plus the header), its `Header`, and format detection for the two
-//! on-disk forms brawl reads: its own JSON Lines and Jepsen's `history.edn`.
+//! on-disk forms brawl reads: its own JSON Lines, Jepsen's `history.edn` and elle-cli's JSON.
 
 use std::io::Read;
 use std::path::Path;
@@ -61,39 +61,64 @@ impl History {
 pub enum Format {
     /// brawl's `history.jsonl`: a header line, then one JSON op per line.
     Jsonl,
-    /// Jepsen's `history.edn`: one EDN map per line, or one vector of maps.
+    /// Jepsen's `history.edn`: op maps one after another (one per line, as Jepsen writes them),
+    /// or one vector or list of every op.
     JepsenEdn,
+    /// elle-cli's JSON: one array of op objects, or JSON lines of op objects without a header.
+    ElleJson,
 }
 
-/// Tells the format of `path` by its extension (`.jsonl`, `.edn`) or, failing that, by its first
-/// bytes: `{"` is JSON Lines, `{:` or `[{:` is Jepsen EDN.
+/// Tells the format of `path` by its extension (`.edn`, `.json`, `.jsonl`) and its first bytes:
+/// a first line holding `"brawl-history"` is brawl's JSON Lines; other JSON objects (`{"`, or
+/// `[{"` for an array) are elle-cli ops; `{:`, `[{:`, `({:`, `#jepsen` or a `;` comment is Jepsen
+/// EDN. A `.jsonl` file without brawl's header is read as elle-cli JSON lines.
 pub fn detect_format(path: &Path, first_bytes: &[u8]) -> Result<Format, HistoryError> {
+    let start = first_bytes.trim_ascii_start();
+    let first_line = start.split(|&b| b == b'\n').next().unwrap_or_default();
+    let brawl_header = first_line.windows(15).any(|w| w == b"\"brawl-history\"");
+    let json_ops = (start.starts_with(b"{\"") && !brawl_header)
+        || after(start, b'[').is_some_and(|rest| rest.starts_with(b"{\"") || rest.starts_with(b"]"));
     match path.extension().and_then(|e| e.to_str()) {
-        Some("jsonl") => return Ok(Format::Jsonl),
         Some("edn") => return Ok(Format::JepsenEdn),
+        Some("json") => return Ok(Format::ElleJson),
+        Some("jsonl") if json_ops => return Ok(Format::ElleJson),
+        Some("jsonl") => return Ok(Format::Jsonl),
         _ => {}
     }
-    let start = first_bytes.trim_ascii_start();
-    if start.starts_with(b"{\"") {
+    if brawl_header {
         return Ok(Format::Jsonl);
     }
-    let edn_map = |b: &[u8]| b.starts_with(b"{:");
-    if edn_map(start) || start.strip_prefix(b"[").is_some_and(|rest| edn_map(rest.trim_ascii_start())) {
+    if json_ops {
+        return Ok(Format::ElleJson);
+    }
+    let edn_op = |b: &[u8]| b.starts_with(b"{:") || b.starts_with(b"#jepsen") || b.starts_with(b";");
+    if edn_op(start) || [b'[', b'('].iter().any(|&open| after(start, open).is_some_and(edn_op)) {
         return Ok(Format::JepsenEdn);
     }
     Err(HistoryError::UnknownFormat { path: path.to_path_buf() })
 }
 
-/// Reads a history in either format, detected with `detect_format`.
+/// `b` after the byte `open` and any whitespace, when `b` starts with `open`.
+fn after(b: &[u8], open: u8) -> Option<&[u8]> {
+    b.strip_prefix(&[open]).map(<[u8]>::trim_ascii_start)
+}
+
+/// Reads a history in any format, detected with `detect_format`.
 pub fn read_history(path: impl AsRef<Path>) -> Result<History, HistoryError> {
+    read_history_as(path, None)
+}
+
+/// Reads a history as `Op`s, in `format` or, when `None`, the format `detect_format` finds.
+pub fn read_history_as(path: impl AsRef<Path>, format: Option<Format>) -> Result<History, HistoryError> {
     let path = path.as_ref();
     let bytes = std::fs::read(path).map_err(|source| HistoryError::Io { path: path.to_path_buf(), source })?;
-    match detect_format(path, &bytes[..bytes.len().min(256)])? {
+    match format.map_or_else(|| detect_format(path, &bytes[..bytes.len().min(256)]), Ok)? {
         Format::Jsonl => super::reader::parse_jsonl_at(&bytes, path),
         Format::JepsenEdn => {
             let text = std::str::from_utf8(&bytes).map_err(|e| super::edn::utf8_error(path, &bytes, &e))?;
-            super::edn::parse_edn_at(text, path)
+            super::edn::parse_edn_ops(text, path)
         }
+        Format::ElleJson => super::json::parse_elle_json_at(&bytes, path),
     }
 }
 
@@ -115,7 +140,12 @@ pub fn read_history_compact(
     };
     match format {
         Format::Jsonl => super::read_jsonl_compact(path),
-        Format::JepsenEdn => Ok(super::CompactHistory::from(&super::read_edn(path)?)),
+        Format::JepsenEdn => {
+            let bytes = std::fs::read(path).map_err(|source| HistoryError::Io { path: path.to_path_buf(), source })?;
+            let text = std::str::from_utf8(&bytes).map_err(|e| super::edn::utf8_error(path, &bytes, &e))?;
+            super::edn::parse_edn_compact(text, path)
+        }
+        Format::ElleJson => Ok(super::CompactHistory::from(&read_history_as(path, Some(format))?)),
     }
 }
 
@@ -133,6 +163,14 @@ mod tests {
         assert_eq!(f("h", b"\n[{:type :invoke}"), Some(Format::JepsenEdn));
         assert_eq!(f("h", b"[ {:type :invoke}"), Some(Format::JepsenEdn));
         assert_eq!(f("h", b"hello"), None);
+        assert_eq!(f("h.json", b"garbage"), Some(Format::ElleJson));
+        assert_eq!(f("h.jsonl", b"{\"type\":\"ok\"}"), Some(Format::ElleJson));
+        assert_eq!(f("h.jsonl", b"{\"brawl-history\": 1}\n{\"type\":\"ok\"}"), Some(Format::Jsonl));
+        assert_eq!(f("h", b" [\n {\"type\":\"ok\"}"), Some(Format::ElleJson));
+        assert_eq!(f("h", b"{\"type\":\"ok\"}"), Some(Format::ElleJson));
+        assert_eq!(f("h", b"; a comment\n{:type :ok}"), Some(Format::JepsenEdn));
+        assert_eq!(f("h", b"({:type :ok}"), Some(Format::JepsenEdn));
+        assert_eq!(f("h", b"#jepsen.history.Op{:type :ok}"), Some(Format::JepsenEdn));
     }
 
     #[test]

@@ -11,12 +11,12 @@ pub fn read_edn(path: impl AsRef<Path>) -> Result<History, HistoryError> {
     let path = path.as_ref();
     let bytes = std::fs::read(path).map_err(|source| HistoryError::Io { path: path.to_path_buf(), source })?;
     let text = std::str::from_utf8(&bytes).map_err(|e| utf8_error(path, &bytes, &e))?;
-    parse_edn_at(text, path)
+    super::fast::parse_edn_ops(text, path)
 }
 
 /// Parses a Jepsen history held in memory; errors name the file `<input>`.
 pub fn parse_edn(text: &str) -> Result<History, HistoryError> {
-    parse_edn_at(text, Path::new("<input>"))
+    super::fast::parse_edn_ops(text, Path::new("<input>"))
 }
 
 /// The error for a file that is not UTF-8, at the first bad byte.
@@ -29,11 +29,10 @@ pub(crate) fn utf8_error(path: &Path, bytes: &[u8], e: &std::str::Utf8Error) -> 
     HistoryError::Edn { path: path.to_path_buf(), line, column, msg: "invalid utf-8".into() }
 }
 
+/// The general reader: every op through `Parser` and `op_from_edn` (the reference that the fast
+/// path in `fast.rs` must agree with).
 pub(crate) fn parse_edn_at(text: &str, path: &Path) -> Result<History, HistoryError> {
-    let syntax = |e: SyntaxError| {
-        let (line, column) = line_col(text, e.offset);
-        HistoryError::Edn { path: path.to_path_buf(), line, column, msg: e.msg }
-    };
+    let syntax = |e: SyntaxError| syntax_error(text, path, e);
     let bad_op = |offset: usize, msg: String| HistoryError::BadOp {
         path: path.to_path_buf(),
         line: line_col(text, offset).0,
@@ -41,22 +40,30 @@ pub(crate) fn parse_edn_at(text: &str, path: &Path) -> Result<History, HistoryEr
     };
     let mut p = Parser::new(text);
     let mut ops = Vec::new();
-    let push = |p: &mut Parser, ops: &mut Vec<Op>| -> Result<(), HistoryError> {
+    let mut missing = Vec::new();
+    let push = |p: &mut Parser, ops: &mut Vec<Op>, missing: &mut Vec<(usize, u8)>| -> Result<(), HistoryError> {
         let start = p.pos();
         let form = p.value().map_err(syntax)?;
-        let op = op_from_edn(form, ops.len() as u64).map_err(|msg| bad_op(start, msg))?;
+        let (op, lacks) = op_from_edn(form).map_err(|msg| bad_op(start, msg))?;
+        if lacks != 0 {
+            missing.push((ops.len(), lacks));
+        }
         ops.push(op);
         Ok(())
     };
-    if p.peek().map_err(syntax)? == Some(b'[') {
-        // The whole history as one vector of maps.
-        let open = p.pos();
+    if let Some(open @ (b'[' | b'(')) = p.peek().map_err(syntax)? {
+        // The whole history as one vector (or list) of maps.
+        let close = if open == b'[' { b']' } else { b')' };
+        let at = p.pos();
         p.bump();
         loop {
             match p.peek().map_err(syntax)? {
-                Some(b']') => break p.bump(),
-                Some(_) => push(&mut p, &mut ops)?,
-                None => return Err(syntax(SyntaxError { offset: open, msg: "unclosed `[`".into() })),
+                Some(b) if b == close => break p.bump(),
+                Some(_) => push(&mut p, &mut ops, &mut missing)?,
+                None => {
+                    let msg = format!("unclosed `{}`", open as char);
+                    return Err(syntax(SyntaxError { offset: at, msg }));
+                }
             }
         }
         if p.peek().map_err(syntax)?.is_some() {
@@ -65,27 +72,76 @@ pub(crate) fn parse_edn_at(text: &str, path: &Path) -> Result<History, HistoryEr
         }
     } else {
         while p.peek().map_err(syntax)?.is_some() {
-            push(&mut p, &mut ops)?;
+            push(&mut p, &mut ops, &mut missing)?;
         }
     }
+    fill_missing(&mut ops, &missing);
     Ok(History::new(Header::default(), ops))
 }
 
-/// One Jepsen op map as an `Op`. `position` (the op's place in the file) stands in for a missing
-/// `:index`, and for a missing `:time`.
-fn op_from_edn(form: Edn, position: u64) -> Result<Op, String> {
+pub(super) fn syntax_error(text: &str, path: &Path, e: SyntaxError) -> HistoryError {
+    let (line, column) = line_col(text, e.offset);
+    HistoryError::Edn { path: path.to_path_buf(), line, column, msg: e.msg }
+}
+
+/// `op_from_edn`'s flags for the fields an op map lacks.
+pub(crate) const NO_INDEX: u8 = 1;
+pub(crate) const NO_TIME: u8 = 2;
+pub(crate) const NO_PROCESS: u8 = 4;
+
+/// Gives the ops that lacked fields (`(position, flags)`, in order) their stand-ins: the op's
+/// position for a missing `:index` and a missing `:time`, and for a missing `:process` a process
+/// of its own, numbered on from the largest client process in the history.
+pub(crate) fn fill_missing(ops: &mut [Op], missing: &[(usize, u8)]) {
+    let mut next = next_free_process(ops.iter().map(|o| o.process), missing);
+    for &(at, lacks) in missing {
+        let op = &mut ops[at];
+        if lacks & NO_INDEX != 0 {
+            op.index = at as u64;
+        }
+        if lacks & NO_TIME != 0 {
+            op.time = at as u64;
+        }
+        if lacks & NO_PROCESS != 0 {
+            op.process = Process::Client(next);
+            next += 1;
+        }
+    }
+}
+
+/// One more than the largest client process among `processes` (0 when there is none), not
+/// counting the positions that `missing` (sorted) says have no process yet.
+pub(super) fn next_free_process(processes: impl Iterator<Item = Process>, missing: &[(usize, u8)]) -> u64 {
+    let mut unset = missing.iter().filter(|m| m.1 & NO_PROCESS != 0).map(|m| m.0).peekable();
+    let mut next = 0;
+    for (at, p) in processes.enumerate() {
+        if unset.peek() == Some(&at) {
+            unset.next();
+            continue;
+        }
+        if let Process::Client(p) = p {
+            next = next.max(p + 1);
+        }
+    }
+    next
+}
+
+/// One Jepsen op map as an `Op`, with the `NO_*` flags of the fields it lacks (those are left 0
+/// for `fill_missing`). Keys may be keywords or strings (`:type` or `"type"`); other keys are
+/// ignored.
+pub(super) fn op_from_edn(form: Edn) -> Result<(Op, u8), String> {
     let entries = match form {
         Edn::Map(entries) => entries,
-        Edn::Tagged(_, inner) if matches!(*inner, Edn::Map(_)) => return op_from_edn(*inner, position),
+        Edn::Tagged(_, inner) if matches!(*inner, Edn::Map(_)) => return op_from_edn(*inner),
         other => return Err(format!("expected an op map, got `{}`", abbreviate(&other))),
     };
     let (mut kind, mut process, mut f, mut value) = (None, None, None, serde_json::Value::Null);
     let (mut index, mut time, mut error, mut node) = (None, None, None, None);
     for (k, v) in entries {
-        let Edn::Keyword(k) = k else { continue };
+        let (Edn::Keyword(k) | Edn::Str(k)) = k else { continue };
         match k.as_str() {
             "type" => kind = Some(op_type(v)?),
-            "process" => process = Some(op_process(v)?),
+            "process" => process = op_process(v)?,
             "f" => f = Some(name(v).ok_or("`:f` must be a keyword or a string")?),
             "value" => value = v.into_json(),
             "index" => index = Some(natural(v, ":index")?),
@@ -95,32 +151,38 @@ fn op_from_edn(form: Edn, position: u64) -> Result<Op, String> {
             _ => {}
         }
     }
-    Ok(Op {
-        index: index.unwrap_or(position),
-        time: time.unwrap_or(position),
+    let lacks = if index.is_none() { NO_INDEX } else { 0 }
+        | if time.is_none() { NO_TIME } else { 0 }
+        | if process.is_none() { NO_PROCESS } else { 0 };
+    let op = Op {
+        index: index.unwrap_or(0),
+        time: time.unwrap_or(0),
         kind: kind.ok_or("missing `:type`")?,
-        process: process.ok_or("missing `:process`")?,
+        process: process.unwrap_or(Process::Client(0)),
         f: f.ok_or("missing `:f`")?,
         value,
         node,
         error,
-    })
+    };
+    Ok((op, lacks))
 }
 
 fn op_type(v: Edn) -> Result<OpType, String> {
     match &v {
-        Edn::Keyword(k) if k == "invoke" => Ok(OpType::Invoke),
-        Edn::Keyword(k) if k == "ok" => Ok(OpType::Ok),
-        Edn::Keyword(k) if k == "fail" => Ok(OpType::Fail),
-        Edn::Keyword(k) if k == "info" => Ok(OpType::Info),
+        Edn::Keyword(k) | Edn::Str(k) if k == "invoke" => Ok(OpType::Invoke),
+        Edn::Keyword(k) | Edn::Str(k) if k == "ok" => Ok(OpType::Ok),
+        Edn::Keyword(k) | Edn::Str(k) if k == "fail" => Ok(OpType::Fail),
+        Edn::Keyword(k) | Edn::Str(k) if k == "info" => Ok(OpType::Info),
         _ => Err(format!("`:type` must be :invoke, :ok, :fail or :info, got `{}`", abbreviate(&v))),
     }
 }
 
-fn op_process(v: Edn) -> Result<Process, String> {
+/// A process number, `:nemesis` (or `"nemesis"`), or `nil` (then `None`: no process given).
+fn op_process(v: Edn) -> Result<Option<Process>, String> {
     match v {
-        Edn::Keyword(k) if k == "nemesis" => Ok(Process::Nemesis),
-        Edn::Int(_) => natural(v, ":process").map(Process::Client),
+        Edn::Nil => Ok(None),
+        Edn::Keyword(k) | Edn::Str(k) if k == "nemesis" => Ok(Some(Process::Nemesis)),
+        Edn::Int(_) => natural(v, ":process").map(|p| Some(Process::Client(p))),
         other => Err(format!("`:process` must be a number or :nemesis, got `{}`", abbreviate(&other))),
     }
 }
@@ -268,13 +330,24 @@ mod tests {
             e(&format!("{ok}{{:type :done, :f :read, :process 0}}")),
             "<input>:2: bad op: `:type` must be :invoke, :ok, :fail or :info, got `:done`"
         );
-        assert_eq!(e(&format!("{ok}\n{{:type :ok, :f :read}}")), "<input>:3: bad op: missing `:process`");
+        assert_eq!(e(&format!("{ok}\n{{:type :ok, :process 0}}")), "<input>:3: bad op: missing `:f`");
         assert_eq!(e("{:type :ok, :f :r, :process -1}"), "<input>:1: bad op: `:process` must not be negative, got -1");
         assert_eq!(
             e("{:type :ok, :f :r, :process \"p\"}"),
             "<input>:1: bad op: `:process` must be a number or :nemesis, got `\"p\"`"
         );
         assert_eq!(e("[1 2]"), "<input>:1: bad op: expected an op map, got `1`");
+    }
+
+    #[test]
+    fn missing_process_is_a_process_of_its_own() {
+        let h =
+            parse_edn("{:type :ok, :f :r, :process 4}\n{:type :ok, :f :r}\n[:x]".trim_end_matches("\n[:x]")).unwrap();
+        assert_eq!(h.ops[1].process, Process::Client(5));
+        let h =
+            parse_edn("[{:type :ok, :f :r} {:type :ok, :f :r, :process nil} {\"type\" \"ok\" \"f\" \"r\"}]").unwrap();
+        let ps: Vec<Process> = h.ops.iter().map(|o| o.process).collect();
+        assert_eq!(ps, [Process::Client(0), Process::Client(1), Process::Client(2)]);
     }
 
     #[test]

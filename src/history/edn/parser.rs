@@ -30,6 +30,11 @@ impl<'a> Parser<'a> {
         Parser { src, pos: 0, depth: 0 }
     }
 
+    /// A parser that starts reading at byte `pos` of `src` (a char boundary).
+    pub fn at(src: &'a str, pos: usize) -> Self {
+        Parser { src, pos, depth: 0 }
+    }
+
     /// Byte offset of the next unread character.
     pub fn pos(&self) -> usize {
         self.pos
