@@ -19,7 +19,7 @@ if [ $# -lt 1 ] || ! [[ $1 =~ ^[0-9]+$ ]]; then
 fi
 count=$1
 shift
-all=(test_file nemesis_file nodes_file campaign_file history_jsonl history_edn report serve_index)
+all=(test_file nemesis_file nodes_file campaign_file history_jsonl history_edn history_any report serve_index)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
 for t in "${targets[@]}"; do
@@ -46,10 +46,14 @@ printf '%-14s %12s %8s %9s %5s %9s %8s\n' target inputs crashes timeouts ooms pe
 for t in "${targets[@]}"; do
   mkdir -p "corpus-run/$t" "artifacts/$t" "corpus/$t"
   log="logs/$t.log"
+  case $t in
+    *_file) dict=yaml.dict ;; # YAML keys and values
+    *) dict=history.dict ;;   # EDN and JSON tokens
+  esac
   start=$(date +%s)
   set +e
   "target/$triple/release/$t" "corpus-run/$t" "corpus/$t" -runs="$count" -timeout="$timeout_s" \
-    -rss_limit_mb="$rss_mb" -malloc_limit_mb="$rss_mb" -max_len="$max_len" -print_final_stats=1 \
+    -rss_limit_mb="$rss_mb" -malloc_limit_mb="$rss_mb" -max_len="$max_len" -dict="$dict" -print_final_stats=1 \
     -artifact_prefix="artifacts/$t/" >"$log" 2>&1
   rc=$?
   set -e

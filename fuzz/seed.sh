@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 root=$PWD
 c=fuzz/corpus
 sep=$'\n%%%%\n'
-mkdir -p "$c"/{test_file,nemesis_file,nodes_file,campaign_file,history_jsonl,history_edn,report,serve_index}
+mkdir -p "$c"/{test_file,nemesis_file,nodes_file,campaign_file,history_jsonl,history_edn,history_any,report,serve_index}
 
 seed() { # seed TARGET NAME < content: a file named after its content's hash, so reruns are stable
   local tmp; tmp=$(mktemp)
@@ -21,7 +21,11 @@ done
 for f in nemeses/*.yaml; do seed nemesis_file "$(basename "$f" .yaml)" <"$f"; done
 for f in tests/fixtures/config/{nodes,invalid-nodes-unknown-host}.yaml; do seed nodes_file "$(basename "$f" .yaml)" <"$f"; done
 for f in campaigns/*.yaml; do seed campaign_file "$(basename "$f" .yaml)" <"$f"; done
-for f in tests/histories/*.edn; do seed history_edn "$(basename "$f" .edn)" <"$f"; done
+for f in tests/histories/*.edn; do
+  seed history_edn "$(basename "$f" .edn)" <"$f"
+  seed history_any "$(basename "$f" .edn)" <"$f"
+done
+for f in tests/histories/*.json; do [ -e "$f" ] && seed history_any "$(basename "$f" .json)" <"$f"; done
 
 # Histories and run directories from the examples (small, so each input runs fast).
 tmp=$(mktemp -d)
@@ -30,6 +34,7 @@ cargo run -q --example gen_history -- 40 "$tmp/h.jsonl" >/dev/null
 cargo run -q --example gen_history -- 30 "$tmp/h2.jsonl" 2 3 3 7 >/dev/null
 for h in "$tmp"/h.jsonl "$tmp"/h2.jsonl; do
   seed history_jsonl gen <"$h"
+  seed history_any gen <"$h"
   head -c -7 "$h" | seed history_jsonl cut   # a last line cut mid-write
 done
 cargo run -q --example report_run_dir -- 40 "$tmp/run" >/dev/null
