@@ -261,6 +261,19 @@ mod tests {
         nodes(text).unwrap_err().to_string()
     }
 
+    /// The fuzz target's entry point checks all but host resolution, so it never sends a
+    /// query for a made-up name (`unknown_host` shows `load_nodes_file` refusing it).
+    #[test]
+    fn unresolved_parse_skips_only_host_resolution() {
+        let file = Path::new("nodes.yaml");
+        let text = "nodes:\n  - { name: n1, host: 127.0.0.1 }\n  - { name: n2, host: no-such-host.invalid }\n";
+        let targets = parse_nodes_file_unresolved(text, file).unwrap();
+        assert_eq!(targets.iter().map(|t| t.host.as_str()).collect::<Vec<_>>(), ["127.0.0.1", "no-such-host.invalid"]);
+        let dup = "nodes:\n  - { name: n1 }\n  - { name: n1 }\n";
+        let e = parse_nodes_file_unresolved(dup, file).unwrap_err().to_string();
+        assert!(e.contains("listed twice"), "{e}");
+    }
+
     #[test]
     fn literal_addresses_with_strict_checking_by_default() {
         let text = "nodes:\n  - { name: n1, host: 10.77.3.11 }\n  - { name: n2, host: '::1', port: 2222, user: admin }\n  - { name: localhost }\n";

@@ -408,6 +408,15 @@ mod tests {
         }
     }
 
+    /// Found while writing the `history_jsonl` fuzz target: a block of 0 bytes never reached
+    /// the end of the input. It now reads a byte at a time.
+    #[test]
+    fn fuzz_zero_block_reaches_the_end() {
+        let bytes = write(&ops(3));
+        let h = compact(&bytes, 0).unwrap();
+        assert_eq!(h.to_ops(), ops(3));
+    }
+
     #[test]
     fn compact_reader_reads_what_read_jsonl_reads() {
         for n in [0, 1, 1000, 40_000] {
