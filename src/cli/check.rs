@@ -123,7 +123,7 @@ pub async fn check(args: CheckArgs) -> Result<u8, CliError> {
     }
     let history = history::read_history_as(&file, format).map_err(CliError::bad_input)?;
     let time_limit = args.time_limit;
-    let anomalies = args.anomalies.clone();
+    let anomalies: Vec<String> = args.anomalies.iter().map(|a| a.trim().trim_start_matches(':').to_string()).collect();
     let outcome =
         tokio::task::spawn_blocking(move || dispatch(&history.ops, model, consistency_models, anomalies, time_limit))
             .await
@@ -148,6 +148,10 @@ fn consistency_models(args: &CheckArgs, model: ModelArg) -> Result<Vec<String>, 
             )));
         }
         return Ok(Vec::new());
+    }
+    if let Some(bad) = args.anomalies.iter().find(|a| !models::is_anomaly(a)) {
+        let accepted = models::ANOMALIES.join(", ");
+        return Err(CliError::bad_input(anyhow!("unknown anomaly `{bad}`; accepted: {accepted}")));
     }
     if args.consistency_models.is_empty() {
         return Ok(vec![models::DEFAULT.to_string()]);

@@ -52,6 +52,8 @@ trait Sink<'a>: Send + Default {
     fn push_op(&mut self, op: Op);
     /// Number of ops so far.
     fn len(&self) -> usize;
+    /// Makes room for about `n` more ops.
+    fn reserve(&mut self, n: usize);
 }
 
 /// One thread's share: its ops and the `(position, NO_* flags)` of those that lacked fields.
@@ -73,19 +75,24 @@ pub(crate) fn parse_edn_compact(text: &str, path: &Path) -> Result<CompactHistor
     };
     let mut h = CompactHistory { header: Header::default(), ..CompactHistory::default() };
     let total: usize = shares.iter().map(|s| s.sink.ops.len()).sum();
-    h.ops.reserve_exact(total);
     let mut missing = Vec::new();
     for share in shares {
         let base = h.ops.len();
         missing.extend(share.missing.iter().map(|&(at, lacks)| (base + at, lacks)));
-        let piece = share.sink;
+        let mut piece = share.sink;
         let strings: Vec<u32> = piece.strings.iter().map(|s| h.strings.id(s)).collect();
         let values = i64::try_from(h.values.len()).expect("fewer than 2^63 values");
-        h.values.extend(piece.values);
-        h.ops.extend(piece.ops.into_iter().map(|mut op| {
+        h.values.append(&mut piece.values);
+        for op in &mut piece.ops {
             op.relocate(&strings, values);
-            op
-        }));
+        }
+        if h.ops.is_empty() {
+            // Grow the first share's vector rather than copy it.
+            h.ops = piece.ops;
+            h.ops.reserve_exact(total - h.ops.len());
+        } else {
+            h.ops.extend_from_slice(&piece.ops);
+        }
     }
     if !missing.is_empty() {
         use crate::history::Ops;
@@ -180,6 +187,8 @@ fn split(b: &[u8], from: usize, n: usize) -> Vec<usize> {
 fn scan<'a, S: Sink<'a>>(text: &'a str, start: usize, end: Option<usize>, close: Option<u8>) -> Option<Share<S>> {
     let b = text.as_bytes();
     let mut share = Share { sink: S::default(), missing: Vec::new() };
+    // About 90 bytes an op, as Jepsen writes them.
+    share.sink.reserve((end.unwrap_or(b.len()) - start) / 90);
     let mut c = Cursor { b, i: start };
     loop {
         c.ws()?;
@@ -233,31 +242,31 @@ fn op<'a, S: Sink<'a>>(c: &mut Cursor<'a>, sink: &mut S) -> Option<u8> {
             c.i += 1;
             break;
         }
-        let key = c.keyword()?;
+        let key = c.keyword_bytes()?;
         c.ws()?;
         match key {
-            "type" if kind.is_none() => {
-                kind = Some(match c.keyword()? {
-                    "invoke" => OpType::Invoke,
-                    "ok" => OpType::Ok,
-                    "fail" => OpType::Fail,
-                    "info" => OpType::Info,
+            b"type" if kind.is_none() => {
+                kind = Some(match c.keyword_bytes()? {
+                    b"invoke" => OpType::Invoke,
+                    b"ok" => OpType::Ok,
+                    b"fail" => OpType::Fail,
+                    b"info" => OpType::Info,
                     _ => return None,
                 })
             }
-            "f" if f.is_none() => f = Some(if c.peek()? == b'"' { c.string()? } else { c.keyword()? }),
-            "value" if value.is_none() => value = Some(sink.value(c)?),
-            "process" if process.is_none() => {
+            b"f" if f.is_none() => f = Some(if c.peek()? == b'"' { c.string()? } else { c.keyword()? }),
+            b"value" if value.is_none() => value = Some(sink.value(c)?),
+            b"process" if process.is_none() => {
                 process = Some(if c.peek()? == b':' {
                     (c.keyword()? == "nemesis").then_some(Process::Nemesis)?
                 } else {
                     Process::Client(c.natural()?)
                 })
             }
-            "time" if time.is_none() => time = Some(c.natural()?),
-            "index" if index.is_none() => index = Some(c.natural()?),
-            "node" if node.is_none() => node = Some(if c.peek()? == b'"' { Some(c.string()?) } else { c.nil()? }),
-            "error" if error.is_none() => {
+            b"time" if time.is_none() => time = Some(c.natural()?),
+            b"index" if index.is_none() => index = Some(c.natural()?),
+            b"node" if node.is_none() => node = Some(if c.peek()? == b'"' { Some(c.string()?) } else { c.nil()? }),
+            b"error" if error.is_none() => {
                 error = Some(match c.peek()? {
                     b'"' => Some(Cow::Borrowed(c.string()?)),
                     b':' => Some(Cow::Owned(format!(":{}", c.keyword()?))),
@@ -293,9 +302,38 @@ struct Cursor<'a> {
     i: usize,
 }
 
-/// Ends a token (a number, keyword or symbol), as `Parser::token_end` has it.
+/// Byte classes, looked up rather than searched for on every byte.
+const DELIMITER: u8 = 1;
+const PLAIN: u8 = 2;
+
+/// `DELIMITER`: ends a token (a number, keyword or symbol), as `Parser::token_end` has it.
+/// `PLAIN`: may appear in a keyword the fast path takes.
+static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let delimiters = b" \t\n\r\x0c,()[]{}\";";
+    let mut i = 0;
+    while i < delimiters.len() {
+        t[delimiters[i] as usize] = DELIMITER;
+        i += 1;
+    }
+    let mut c = 0;
+    while c < 128 {
+        if (c as u8).is_ascii_alphanumeric() {
+            t[c] = PLAIN;
+        }
+        c += 1;
+    }
+    let extra = b"-_?!*+.<>=";
+    let mut i = 0;
+    while i < extra.len() {
+        t[extra[i] as usize] = PLAIN;
+        i += 1;
+    }
+    t
+};
+
 fn ends_token(b: u8) -> bool {
-    b.is_ascii_whitespace() || b",()[]{}\";".contains(&b)
+    CLASS[b as usize] == DELIMITER
 }
 
 impl<'a> Cursor<'a> {
@@ -334,13 +372,21 @@ impl<'a> Cursor<'a> {
 
     /// A plain keyword (`:start-partition`), its name without the colon.
     fn keyword(&mut self) -> Option<&'a str> {
+        std::str::from_utf8(self.keyword_bytes()?).ok()
+    }
+
+    /// `keyword`, as bytes (all of them ASCII).
+    fn keyword_bytes(&mut self) -> Option<&'a [u8]> {
         self.eat(b':')?;
-        let name = self.token();
-        let plain = |x: &u8| x.is_ascii_alphanumeric() || b"-_?!*+.<>=".contains(x);
-        if name.is_empty() || !name.iter().all(plain) {
-            return None;
+        let start = self.i;
+        while let Some(&x) = self.b.get(self.i) {
+            match CLASS[x as usize] {
+                PLAIN => self.i += 1,
+                DELIMITER => break,
+                _ => return None,
+            }
         }
-        std::str::from_utf8(name).ok()
+        (self.i > start).then(|| &self.b[start..self.i])
     }
 
     /// A string without escapes.
@@ -476,6 +522,10 @@ impl<'a> Sink<'a> for Piece<'a> {
     fn len(&self) -> usize {
         self.ops.len()
     }
+
+    fn reserve(&mut self, n: usize) {
+        self.ops.reserve(n);
+    }
 }
 
 /// Plain `Op`s.
@@ -514,6 +564,10 @@ impl<'a> Sink<'a> for OpSink {
 
     fn len(&self) -> usize {
         self.ops.len()
+    }
+
+    fn reserve(&mut self, n: usize) {
+        self.ops.reserve(n);
     }
 }
 
