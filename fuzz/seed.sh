@@ -25,7 +25,9 @@ for f in tests/histories/*.edn; do
   seed history_edn "$(basename "$f" .edn)" <"$f"
   seed history_any "$(basename "$f" .edn)" <"$f"
 done
-for f in tests/histories/*.json; do [ -e "$f" ] && seed history_any "$(basename "$f" .json)" <"$f"; done
+for f in tests/histories/*.json tests/histories/*.jsonl; do
+  [ -e "$f" ] && seed history_any "$(basename "$f")" <"$f"
+done
 
 # Histories and run directories from the examples (small, so each input runs fast).
 tmp=$(mktemp -d)
