@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::checker::Validity;
 pub use merge::{merge, MergeError, MergeRecord, MergedShard};
 pub use shard::{MatrixCell, Shard, ShardRecord};
-pub use spec::{load_campaign, Campaign, Cell, ScheduleRef};
+pub use spec::{load_campaign, load_campaign_str, Campaign, Cell, ScheduleRef};
 
 /// Where campaigns are stored under `reports/` (a test name cannot start with `_`).
 pub const CAMPAIGNS_DIR: &str = "_campaigns";

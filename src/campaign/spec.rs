@@ -119,7 +119,16 @@ impl Campaign {
 /// Reads and checks a campaign file: names, at least one test, files that exist, repetitions
 /// from 1 to 1000, at most one of `cluster` and `nodes-file`.
 pub fn load_campaign(file: &Path) -> Result<Campaign, ConfigError> {
-    let raw: RawCampaign = crate::config::load(file)?;
+    check_campaign(crate::config::load(file)?, file)
+}
+
+/// [`load_campaign`] of a campaign file's `text`, with errors naming `file` (which is not read;
+/// the test and nemesis files it names are still looked for, relative to it).
+pub fn load_campaign_str(text: &str, file: &Path) -> Result<Campaign, ConfigError> {
+    check_campaign(crate::config::load_str(text, file)?, file)
+}
+
+fn check_campaign(raw: RawCampaign, file: &Path) -> Result<Campaign, ConfigError> {
     let err = |at: Location, path: &str, msg: String| ConfigError::invalid(file, at, path, msg);
     let base = file.parent().unwrap_or(Path::new("."));
     let resolve = |p: &str| if Path::new(p).is_absolute() { PathBuf::from(p) } else { base.join(p) };

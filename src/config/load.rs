@@ -217,6 +217,11 @@ pub fn load_nemesis_file(path: &Path) -> Result<NemesisFile, ConfigError> {
     load(path)
 }
 
+/// [`load_nemesis_file`] of a fault-schedule file's `text`, with errors naming `file`.
+pub fn load_nemesis_str(text: &str, file: &Path) -> Result<NemesisFile, ConfigError> {
+    load_str(text, file)
+}
+
 #[cfg(test)]
 mod tests {
     // Snapshot files are named without the crate name, so they are found from any crate.

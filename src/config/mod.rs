@@ -14,10 +14,10 @@ mod plan;
 pub mod raw;
 mod ssh;
 
-pub use load::{load, load_nemesis_file, load_str, load_value, to_yaml, ConfigError, NemesisFile};
-pub use nodes_file::{load_nodes_file, nodes_file_yaml, validate_nodes, NodeEntry};
+pub use load::{load, load_nemesis_file, load_nemesis_str, load_str, load_value, to_yaml, ConfigError, NemesisFile};
+pub use nodes_file::{load_nodes_file, nodes_file_yaml, parse_nodes_file_unresolved, validate_nodes, NodeEntry};
 pub(crate) use plan::is_valid_name;
-pub use plan::{load_test, validate, NodeSource, Slo, TestPlan};
+pub use plan::{load_test, load_test_str, validate, NodeSource, Slo, TestPlan};
 pub use raw::{
     DbSpec, EtcdSpec, KillSpec, NemesisSpec, PartitionSpec, PauseSpec, RegisterSpec, Targets, TimelineEntry, Topology,
     WorkloadSpec,

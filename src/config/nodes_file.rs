@@ -33,6 +33,20 @@ pub fn load_nodes_file(path: &Path) -> Result<Vec<SshTarget>, ConfigError> {
 
 /// Check a parsed nodes file read from `file` and build its targets (see [`load_nodes_file`]).
 pub fn validate_nodes(raw: RawNodesFile, file: &Path) -> Result<Vec<SshTarget>, ConfigError> {
+    let (targets, host_locations) = build_targets(raw, file)?;
+    check_hosts(&targets, &host_locations, file)?;
+    Ok(targets)
+}
+
+/// A nodes file's `text` checked as [`load_nodes_file`] checks it, except that hosts are not
+/// resolved (no `ssh -G`, no DNS): for the fuzz target, which must not send queries for
+/// made-up names. Errors name `file`, which is not read.
+pub fn parse_nodes_file_unresolved(text: &str, file: &Path) -> Result<Vec<SshTarget>, ConfigError> {
+    Ok(build_targets(super::load::load_str(text, file)?, file)?.0)
+}
+
+/// Every check of [`validate_nodes`] but host resolution: the targets, and where each host is.
+fn build_targets(raw: RawNodesFile, file: &Path) -> Result<(Vec<SshTarget>, Vec<(Location, String)>), ConfigError> {
     let ssh = match raw.ssh {
         Some(ssh) => ssh_overrides(ssh, file)?,
         None => SshOverrides::default(),
@@ -73,8 +87,7 @@ pub fn validate_nodes(raw: RawNodesFile, file: &Path) -> Result<Vec<SshTarget>, 
         targets.push(target);
         host_locations.push((at, format!("nodes[{i}].{field}")));
     }
-    check_hosts(&targets, &host_locations, file)?;
-    Ok(targets)
+    Ok((targets, host_locations))
 }
 
 /// Resolve every target's host at once (DNS can be slow); report the first that fails.
@@ -246,6 +259,19 @@ mod tests {
 
     fn err(text: &str) -> String {
         nodes(text).unwrap_err().to_string()
+    }
+
+    /// The fuzz target's entry point checks all but host resolution, so it never sends a
+    /// query for a made-up name (`unknown_host` shows `load_nodes_file` refusing it).
+    #[test]
+    fn unresolved_parse_skips_only_host_resolution() {
+        let file = Path::new("nodes.yaml");
+        let text = "nodes:\n  - { name: n1, host: 127.0.0.1 }\n  - { name: n2, host: no-such-host.invalid }\n";
+        let targets = parse_nodes_file_unresolved(text, file).unwrap();
+        assert_eq!(targets.iter().map(|t| t.host.as_str()).collect::<Vec<_>>(), ["127.0.0.1", "no-such-host.invalid"]);
+        let dup = "nodes:\n  - { name: n1 }\n  - { name: n1 }\n";
+        let e = parse_nodes_file_unresolved(dup, file).unwrap_err().to_string();
+        assert!(e.contains("listed twice"), "{e}");
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde_saphyr::{Location, Spanned};
 
-use super::load::{load, ConfigError};
+use super::load::{load, load_str, ConfigError};
 use super::raw::{DbSpec, NemesisSpec, RawSlo, RawTest, WorkloadSpec};
 use super::ssh::{resolve_path, ssh_overrides, SshOverrides};
 
@@ -76,6 +76,11 @@ pub enum NodeSource {
 /// Load the test file at `path` and validate it into a [`TestPlan`].
 pub fn load_test(path: &Path) -> Result<TestPlan, ConfigError> {
     validate(load(path)?, path)
+}
+
+/// [`load_test`] of a test file's `text`, with errors naming `file` (which is not read).
+pub fn load_test_str(text: &str, file: &Path) -> Result<TestPlan, ConfigError> {
+    validate(load_str(text, file)?, file)
 }
 
 /// Check a parsed test file's cross-field rules and build its [`TestPlan`]; `file` is where it

@@ -112,13 +112,19 @@ pub fn read_history(path: impl AsRef<Path>) -> Result<History, HistoryError> {
 pub fn read_history_as(path: impl AsRef<Path>, format: Option<Format>) -> Result<History, HistoryError> {
     let path = path.as_ref();
     let bytes = std::fs::read(path).map_err(|source| HistoryError::Io { path: path.to_path_buf(), source })?;
+    parse_history_as(&bytes, path, format)
+}
+
+/// [`read_history_as`] of a file's `bytes` already read, with errors naming `path` (which is not
+/// read; its extension still guides detection).
+pub fn parse_history_as(bytes: &[u8], path: &Path, format: Option<Format>) -> Result<History, HistoryError> {
     match format.map_or_else(|| detect_format(path, &bytes[..bytes.len().min(256)]), Ok)? {
-        Format::Jsonl => super::reader::parse_jsonl_at(&bytes, path),
+        Format::Jsonl => super::reader::parse_jsonl_at(bytes, path),
         Format::JepsenEdn => {
-            let text = std::str::from_utf8(&bytes).map_err(|e| super::edn::utf8_error(path, &bytes, &e))?;
+            let text = std::str::from_utf8(bytes).map_err(|e| super::edn::utf8_error(path, bytes, &e))?;
             super::edn::parse_edn_ops(text, path)
         }
-        Format::ElleJson => super::json::parse_elle_json_at(&bytes, path),
+        Format::ElleJson => super::json::parse_elle_json_at(bytes, path),
     }
 }
 

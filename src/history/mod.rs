@@ -17,12 +17,14 @@ mod reader;
 mod writer;
 
 pub use compact::{Atom, CompactHistory, Ops, ValueRef};
-pub use edn::{parse_edn, read_edn, write_edn};
+pub use edn::{parse_edn, parse_edn_compact_str, parse_edn_general, read_edn, write_edn};
 pub use error::HistoryError;
 pub use format::{
-    detect_format, read_history, read_history_as, read_history_compact, Format, Header, History, FORMAT_VERSION,
+    detect_format, parse_history_as, read_history, read_history_as, read_history_compact, Format, Header, History,
+    FORMAT_VERSION,
 };
 pub use op::{Op, OpType, Process};
 pub use pairs::{pair, validate_well_formed, Pair};
-pub use reader::{parse_jsonl, read_jsonl, read_jsonl_compact};
+pub(crate) use reader::parse_jsonl_at;
+pub use reader::{parse_jsonl, parse_jsonl_compact_from, read_jsonl, read_jsonl_compact};
 pub use writer::HistoryWriter;

@@ -85,13 +85,16 @@ pub fn read_jsonl_compact(path: impl AsRef<Path>) -> Result<CompactHistory, Hist
     parse_jsonl_compact_from(file, path, BLOCK)
 }
 
-/// Parses a JSON Lines history from `input`, `block` bytes at a time; errors name the file `path`.
-pub(crate) fn parse_jsonl_compact_from(
+/// Parses a JSON Lines history from `input`, `block` bytes at a time (more than 0); errors name
+/// the file `path`. `read_jsonl_compact` with the input and block size in the caller's hands.
+pub fn parse_jsonl_compact_from(
     mut input: impl Read,
     path: &Path,
     block: usize,
 ) -> Result<CompactHistory, HistoryError> {
     let io = |source| HistoryError::Io { path: path.to_path_buf(), source };
+    // A block of 0 bytes would never reach the end.
+    let block = block.max(1);
     let mut buf: Vec<u8> = Vec::new();
     // Read until the header's newline (or the end).
     let mut eof = false;
@@ -403,6 +406,15 @@ mod tests {
             });
             assert_eq!(got.map_err(|e| e.to_string()), expected, "block {block}");
         }
+    }
+
+    /// Found while writing the `history_jsonl` fuzz target: a block of 0 bytes never reached
+    /// the end of the input. It now reads a byte at a time.
+    #[test]
+    fn fuzz_zero_block_reaches_the_end() {
+        let bytes = write(&ops(3));
+        let h = compact(&bytes, 0).unwrap();
+        assert_eq!(h.to_ops(), ops(3));
     }
 
     #[test]

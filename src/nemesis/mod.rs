@@ -34,7 +34,9 @@ use crate::db::{node_ip, Db, DbError};
 use crate::history::{Op, OpType, Process};
 
 pub use heal::{heal_cluster, heal_node, HealReport};
-pub use schedule::{build, final_heal_ops, plan, uses_faketime, validate, ScheduledFault};
+pub use schedule::{
+    build, check_schedule_size, final_heal_ops, plan, uses_faketime, validate, ScheduledFault, MAX_PLANNED_FAULTS,
+};
 pub use spec::{NemesisSpec, TimelineEntry};
 pub use targets::{resolve, Targets};
 

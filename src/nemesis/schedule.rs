@@ -234,6 +234,31 @@ fn stop_op(spec: &NemesisSpec) -> Option<FaultOp> {
     Some(FaultOp::new(f, Value::Null))
 }
 
+/// At most this many fault ops are planned for one spec: `plan` holds them all in memory.
+pub const MAX_PLANNED_FAULTS: u128 = 1_000_000;
+
+/// Checks that `plan` stays within [`MAX_PLANNED_FAULTS`] per spec over `time_limit` (the
+/// expected count is the time limit over the mean gap); `brawl run` calls it before planning.
+/// Without it, `interval: 1ns` with a long time limit planned billions of ops and ran out of
+/// memory (found by the `test_file` fuzz target).
+pub fn check_schedule_size(specs: &[NemesisSpec], time_limit: Duration) -> Result<(), NemesisError> {
+    for (i, spec) in specs.iter().enumerate() {
+        // `plan`'s gaps are uniform in [0, max(2·interval, 1 ms)).
+        let mean_gap = spec.interval().max(Duration::from_micros(500)).as_nanos();
+        let expected = time_limit.as_nanos() / mean_gap;
+        if expected > MAX_PLANNED_FAULTS {
+            let p = format!("nemeses[{i}].{}.interval", spec.kind().name());
+            let msg = format!(
+                "{} over a time limit of {} plans about {expected} fault ops, more than {MAX_PLANNED_FAULTS}: use a longer interval",
+                humantime::format_duration(spec.interval()),
+                humantime::format_duration(time_limit)
+            );
+            return Err(invalid(p, msg));
+        }
+    }
+    Ok(())
+}
+
 /// The schedule: the timeline when there is one, else for each spec alternating start and stop
 /// ops with gaps uniform in [0, 2·interval), all kinds interleaved by time. Pure: the same
 /// inputs give the same schedule. Ops at or after `time_limit` are left out; the final heal

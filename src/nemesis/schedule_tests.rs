@@ -129,3 +129,22 @@ fn build_makes_one_nemesis_per_spec() {
     let c = build(&specs(), 1).expect("builds");
     assert_eq!(c.len(), 4);
 }
+
+/// The `test_file` fuzz target ran out of memory on `interval: 1ns` with `time-limit: 100000h`
+/// (fuzz/corpus/test_file/oom-huge-schedule): `plan` would hold billions of ops.
+#[test]
+fn issue_10_fuzz_huge_schedule_is_refused() {
+    let tiny =
+        vec![NemesisSpec::Partition(PartitionSpec { interval: Some(Duration::from_nanos(1)), ..Default::default() })];
+    let e = check_schedule_size(&tiny, Duration::from_secs(100_000 * 3600)).unwrap_err().to_string();
+    assert!(e.contains("nemeses[0].partition.interval") && e.contains("use a longer interval"), "{e}");
+    // A day at 100 ms is about 864,000 ops: allowed, and planned.
+    let fast = vec![NemesisSpec::Partition(PartitionSpec {
+        interval: Some(Duration::from_millis(100)),
+        ..Default::default()
+    })];
+    let day = Duration::from_secs(24 * 3600);
+    check_schedule_size(&fast, day).unwrap();
+    assert!(check_schedule_size(&fast, day * 2).is_err());
+    check_schedule_size(&specs(), Duration::from_secs(600)).unwrap();
+}

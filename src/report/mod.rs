@@ -85,15 +85,32 @@ fn read_err(path: &Path, e: impl std::fmt::Display) -> ReportError {
 /// test and its SLO) and `run.json` (the command line) are optional.
 pub fn read_run(dir: &Path) -> Result<RunFiles, ReportError> {
     let path = dir.join("results.json");
-    let text = std::fs::read_to_string(&path).map_err(|e| read_err(&path, e))?;
-    let results: Results = serde_json::from_str(&text).map_err(|e| read_err(&path, e))?;
+    let results = std::fs::read_to_string(&path).map_err(|e| read_err(&path, e))?;
     let path = dir.join("history.jsonl");
-    let history = crate::history::read_jsonl(&path).map_err(|e| read_err(&path, e))?.ops;
+    let history = std::fs::read(&path).map_err(|e| read_err(&path, e))?;
+    let test_yaml = std::fs::read_to_string(dir.join("test.yaml"));
+    let run_json = std::fs::read_to_string(dir.join("run.json")).ok();
+    parse_run(dir, &results, &history, test_yaml, run_json.as_deref())
+}
+
+/// [`read_run`] of files already read: their contents, named in errors as files of `dir`
+/// (which is not read). A missing `test.yaml` is the error reading it.
+pub fn parse_run(
+    dir: &Path,
+    results: &str,
+    history: &[u8],
+    test_yaml: std::io::Result<String>,
+    run_json: Option<&str>,
+) -> Result<RunFiles, ReportError> {
+    let path = dir.join("results.json");
+    let results: Results = serde_json::from_str(results).map_err(|e| read_err(&path, e))?;
+    let path = dir.join("history.jsonl");
+    let history = crate::history::parse_jsonl_at(history, &path).map_err(|e| read_err(&path, e))?.ops;
     let mut notes = Vec::new();
     let test_path = dir.join("test.yaml");
-    let (test_yaml, slo) = match std::fs::read_to_string(&test_path) {
+    let (test_yaml, slo) = match test_yaml {
         Ok(text) => {
-            let slo = crate::config::load_test(&test_path).map(|p| p.slo).unwrap_or_else(|e| {
+            let slo = crate::config::load_test_str(&text, &test_path).map(|p| p.slo).unwrap_or_else(|e| {
                 notes.push(format!("test.yaml: {e}; the SLO is the default"));
                 Slo::default()
             });
@@ -104,9 +121,8 @@ pub fn read_run(dir: &Path) -> Result<RunFiles, ReportError> {
             (String::new(), Slo::default())
         }
     };
-    let argv = std::fs::read_to_string(dir.join("run.json"))
-        .ok()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+    let argv = run_json
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok())
         .and_then(|v| serde_json::from_value::<Vec<String>>(v.get("argv")?.clone()).ok())
         .unwrap_or_default();
     Ok(RunFiles { results, history, test_yaml, argv, slo, notes })

@@ -156,6 +156,7 @@ async fn run_in(
     let workload = build_workload(&plan.workload);
     let names: Vec<String> = cluster.nodes().iter().map(|n| n.name.clone()).collect();
     nemesis::validate(&plan.nemeses, &plan.timeline, &names)?;
+    nemesis::check_schedule_size(&plan.nemeses, plan.time_limit)?;
     let ctx = NemesisCtx::new(cluster.clone(), db.clone(), opts.local_cluster)?;
     let mut nem = nemesis::build(&plan.nemeses, seed)?;
 

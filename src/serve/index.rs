@@ -92,31 +92,29 @@ pub fn scan(reports: &Path) -> Vec<RunEntry> {
         for stamp in dirs(&reports.join(&test)) {
             let dir = reports.join(&test).join(&stamp);
             let Ok(meta) = std::fs::read(dir.join("run.json")) else { continue };
-            let start = serde_json::from_slice::<RunJson>(&meta).map(|m| m.start).unwrap_or_default();
-            let results = std::fs::read(dir.join("results.json"))
-                .ok()
-                .and_then(|b| serde_json::from_slice::<ResultsJson>(&b).ok());
-            let (verdict, duration_s, faults) = match results {
-                Some(r) => (
-                    r.validity,
-                    r.duration_s,
-                    r.faults.iter().map(|(k, f)| format!("{k} ×{} ({:.1} s)", f.count, f.total_s)).collect(),
-                ),
-                None => ("incomplete".to_string(), None, Vec::new()),
-            };
-            runs.push(RunEntry {
-                has_report: dir.join("report.html").is_file(),
-                test: test.clone(),
-                stamp,
-                start,
-                duration_s,
-                faults,
-                verdict,
-            });
+            let results = std::fs::read(dir.join("results.json")).ok();
+            let has_report = dir.join("report.html").is_file();
+            runs.push(run_entry(test.clone(), stamp, &meta, results.as_deref(), has_report));
         }
     }
     runs.sort_by(|a, b| b.stamp.cmp(&a.stamp).then_with(|| a.test.cmp(&b.test)));
     runs
+}
+
+/// One run from the bytes of its `run.json` and `results.json` (`None`: not there); files that
+/// do not parse leave their fields empty or make the run `incomplete`.
+pub fn run_entry(test: String, stamp: String, run_json: &[u8], results: Option<&[u8]>, has_report: bool) -> RunEntry {
+    let start = serde_json::from_slice::<RunJson>(run_json).map(|m| m.start).unwrap_or_default();
+    let results = results.and_then(|b| serde_json::from_slice::<ResultsJson>(b).ok());
+    let (verdict, duration_s, faults) = match results {
+        Some(r) => (
+            r.validity,
+            r.duration_s,
+            r.faults.iter().map(|(k, f)| format!("{k} ×{} ({:.1} s)", f.count, f.total_s)).collect(),
+        ),
+        None => ("incomplete".to_string(), None, Vec::new()),
+    };
+    RunEntry { has_report, test, stamp, start, duration_s, faults, verdict }
 }
 
 /// Every campaign under `reports/_campaigns`, newest first.
@@ -125,19 +123,24 @@ pub fn scan_campaigns(reports: &Path) -> Vec<CampaignEntry> {
     let mut out = Vec::new();
     for name in dirs(&root) {
         for stamp in dirs(&root.join(&name)) {
-            let json = std::fs::read(root.join(&name).join(&stamp).join("campaign.json"))
-                .ok()
-                .and_then(|b| serde_json::from_slice::<CampaignJson>(&b).ok());
-            out.push(CampaignEntry {
-                name: name.clone(),
-                stamp,
-                exit_code: json.as_ref().map(|c| c.exit_code),
-                runs: json.map(|c| c.runs.len()).unwrap_or(0),
-            });
+            let json = std::fs::read(root.join(&name).join(&stamp).join("campaign.json")).ok();
+            out.push(campaign_entry(name.clone(), stamp, json.as_deref()));
         }
     }
     out.sort_by(|a, b| b.stamp.cmp(&a.stamp));
     out
+}
+
+/// One campaign from the bytes of its `campaign.json` (`None`, or bytes that do not parse: a
+/// campaign still running, with no exit code).
+pub fn campaign_entry(name: String, stamp: String, campaign_json: Option<&[u8]>) -> CampaignEntry {
+    let json = campaign_json.and_then(|b| serde_json::from_slice::<CampaignJson>(b).ok());
+    CampaignEntry {
+        name,
+        stamp,
+        exit_code: json.as_ref().map(|c| c.exit_code),
+        runs: json.map(|c| c.runs.len()).unwrap_or(0),
+    }
 }
 
 /// What the index shows: all runs, or those of one test and/or one verdict.

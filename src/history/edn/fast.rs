@@ -62,6 +62,11 @@ struct Share<S> {
     missing: Vec<(usize, u8)>,
 }
 
+/// `parse_edn_compact` of a history held in memory; errors name the file `<input>`.
+pub fn parse_edn_compact_str(text: &str) -> Result<CompactHistory, HistoryError> {
+    parse_edn_compact(text, Path::new("<input>"))
+}
+
 /// Reads Jepsen EDN `text` into a `CompactHistory`; errors name `path`.
 pub(crate) fn parse_edn_compact(text: &str, path: &Path) -> Result<CompactHistory, HistoryError> {
     let Some(shares) = scan_all::<Piece>(text) else {

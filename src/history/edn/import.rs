@@ -19,6 +19,12 @@ pub fn parse_edn(text: &str) -> Result<History, HistoryError> {
     super::fast::parse_edn_ops(text, Path::new("<input>"))
 }
 
+/// [`parse_edn`] through the general reader alone (no fast path): the reference the fast path
+/// must agree with, op for op and error for error (the `history_edn` fuzz target checks it).
+pub fn parse_edn_general(text: &str) -> Result<History, HistoryError> {
+    parse_edn_at(text, Path::new("<input>"))
+}
+
 /// The error for a file that is not UTF-8, at the first bad byte.
 pub(crate) fn utf8_error(path: &Path, bytes: &[u8], e: &std::str::Utf8Error) -> HistoryError {
     let valid = &bytes[..e.valid_up_to()];
