@@ -134,10 +134,36 @@ fn check_txns(t: &Txns, opts: &Options) -> CheckOutcome {
     let is_wanted = |c: &str| wanted.contains(c) || wanted.contains(&item(c));
     let mut found = Found::default();
     let mut edges = Vec::new();
-    let index = match opts.model {
-        Model::ListAppend => list_append::infer(t, &mut edges, &mut found).map(Idx::List),
-        Model::RwRegister => rw_register::infer(t, opts, &mut edges, &mut found).map(Idx::Reg),
-    };
+    let any = |suffix: &str| wanted.iter().any(|a| a.ends_with(suffix));
+    let (want_process, want_realtime) = (any("-process"), any("-realtime"));
+    // Process and realtime edges need only the txns' positions: build them on a second thread
+    // while the data dependencies are inferred.
+    let (index, order_edges) = std::thread::scope(|s| {
+        let order = s.spawn(|| {
+            let mut e = Vec::new();
+            if want_process || want_realtime {
+                order::process(t, &mut e);
+            }
+            if want_realtime {
+                order::realtime(t, &mut e);
+            }
+            e
+        });
+        let index = match opts.model {
+            Model::ListAppend => list_append::infer(t, &mut edges, &mut found).map(Idx::List),
+            Model::RwRegister => rw_register::infer(t, opts, &mut edges, &mut found).map(Idx::Reg),
+        };
+        (index, order.join())
+    });
+    let order_edges = order_edges.unwrap_or_else(|_| {
+        // The order thread only sorts and scans; a panic there is a bug: redo it here.
+        let mut e = Vec::new();
+        order::process(t, &mut e);
+        if want_realtime {
+            order::realtime(t, &mut e);
+        }
+        e
+    });
     let index = match index {
         Ok(i) => i,
         Err(why) => {
@@ -146,17 +172,12 @@ fn check_txns(t: &Txns, opts: &Options) -> CheckOutcome {
             return o;
         }
     };
-    let any = |suffix: &str| wanted.iter().any(|a| a.ends_with(suffix));
+    edges.extend(order_edges);
     let mut variants = vec![Variant { suffix: "", extra: 0 }];
-    if any("-process") {
-        process_edges(t, &mut edges);
+    if want_process {
         variants.push(Variant { suffix: "-process", extra: PROCESS });
     }
-    if any("-realtime") {
-        order::realtime(t, &mut edges);
-        if !any("-process") {
-            process_edges(t, &mut edges);
-        }
+    if want_realtime {
         variants.push(Variant { suffix: "-realtime", extra: PROCESS | REALTIME });
     }
     let nedges = edges.len();
@@ -175,10 +196,6 @@ fn check_txns(t: &Txns, opts: &Options) -> CheckOutcome {
 enum Idx {
     List(list_append::ListIndex),
     Reg(rw_register::RegIndex),
-}
-
-fn process_edges(t: &Txns, edges: &mut Vec<(u32, u32, u8)>) {
-    order::process(t, edges);
 }
 
 /// `G-single` -> `G-single-item`, for models that forbid the item variant only.

@@ -534,3 +534,17 @@ mod files {
         assert_eq!(o.details["txns"], 2);
     }
 }
+
+#[test]
+fn an_exhausted_search_budget_is_unknown_never_valid() {
+    let (_, bad, _, _) = list_append_table().into_iter().find(|t| t.0.starts_with("G-single")).expect("row");
+    let mut o = opts(LA, &["serializable"]);
+    o.search_budget = 0;
+    let r = check(&oks(&bad), &o).expect("fits");
+    assert_eq!(r.validity, Validity::Unknown, "{}", serde_json::to_string_pretty(&r).unwrap_or_default());
+    assert!(r.summary.contains("budget"), "{}", r.summary);
+    // The same history with the default budget: found, every time.
+    for _ in 0..3 {
+        assert_eq!(run(&oks(&bad), LA, &["serializable"]).anomaly_types, ["G-single"]);
+    }
+}
