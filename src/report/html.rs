@@ -146,25 +146,33 @@ fn checkers(h: &mut String, run: &RunFiles) {
             format!("could not decide {}{first}", keys(lin.unknown_keys.len()))
         }
     };
-    let _ = write!(
-        h,
-        "<tr><td>linearizable</td><td class={v}>{v}</td><td class=l>{}</td></tr>",
-        escape(&reason),
-        v = verdict(lin.validity)
-    );
     let st = &r.stats;
-    let mut reason = format!("{} ok, {} fail, {} info", st.total.ok, st.total.fail, st.total.info);
+    let mut st_reason = format!("{} ok, {} fail, {} info", st.total.ok, st.total.fail, st.total.info);
     if st.total.ok == 0 {
-        reason.push_str("; no client op succeeded");
+        st_reason.push_str("; no client op succeeded");
     } else if !st.vacuous.is_empty() {
-        let _ = write!(reason, "; never succeeded: {}", st.vacuous.join(", "));
+        let _ = write!(st_reason, "; never succeeded: {}", st.vacuous.join(", "));
     }
-    let _ = write!(
-        h,
-        "<tr><td>stats</td><td class={v}>{v}</td><td class=l>{}</td></tr></table>",
-        escape(&reason),
-        v = verdict(st.validity)
-    );
+    // Other checkers, and a built-in one that panicked (its `CheckOutcome` replaces its row).
+    let mut rows =
+        vec![("linearizable".to_string(), lin.validity, reason), ("stats".to_string(), st.validity, st_reason)];
+    for c in &r.checkers {
+        let row = (c.checker.clone(), c.validity, c.summary.clone());
+        match rows.iter_mut().find(|(name, ..)| *name == c.checker) {
+            Some(slot) => *slot = row,
+            None => rows.push(row),
+        }
+    }
+    for (name, v, reason) in rows {
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td class={v}>{v}</td><td class=l>{}</td></tr>",
+            escape(&name),
+            escape(&reason),
+            v = verdict(v)
+        );
+    }
+    h.push_str("</table>");
 }
 
 fn availability_section(h: &mut String, d: &Digest, a: &Availability) {

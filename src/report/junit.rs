@@ -65,7 +65,17 @@ pub fn junit_xml(r: &Results) -> Result<String, quick_junit::SerializeError> {
     let mut stats_case = case("stats", st.validity, &summary, &detail.join("\n"));
     stats_case.set_classname(format!("brawl.{}", r.test));
 
-    suite.add_test_cases([lin_case, stats_case]);
+    // Other checkers, and a built-in one that panicked (its `CheckOutcome` replaces its case).
+    let mut cases = vec![("linearizable", lin_case), ("stats", stats_case)];
+    for c in &r.checkers {
+        let mut tc = case(&c.checker, c.validity, &c.summary, &c.anomaly_types.join(", "));
+        tc.set_classname(format!("brawl.{}", r.test));
+        match cases.iter_mut().find(|(name, _)| *name == c.checker) {
+            Some(slot) => slot.1 = tc,
+            None => cases.push(("", tc)),
+        }
+    }
+    suite.add_test_cases(cases.into_iter().map(|(_, c)| c));
     let mut report = Report::new("brawl");
     report.add_test_suite(suite);
     report.to_string()

@@ -10,6 +10,7 @@
 //!
 //! Ctrl-C or SIGTERM (`stop`) ends the main phase early; the steps after it still run.
 
+mod guard;
 pub mod results;
 pub mod store;
 
@@ -22,7 +23,7 @@ use futures::FutureExt;
 use tokio::sync::watch;
 use tracing::{info, warn};
 
-use crate::checker::{check_linearizable, stats, Budget, Validity};
+use crate::checker::{Budget, Validity};
 use crate::cluster::Cluster;
 use crate::config::{DbSpec, TestPlan, WorkloadSpec};
 use crate::control::{ControlError, SshTarget};
@@ -180,8 +181,9 @@ async fn run_in(
 
     let history = read_jsonl(dir.history()).map_err(|e| io_err(&dir.history(), e))?;
     let ops = &history.ops;
-    let stats_result = stats(ops);
-    let lin = check_linearizable(ops, workload.model(), &opts.budget);
+    // Each checker under catch_unwind: a panic is that checker's `unknown` (see `guard`).
+    let (stats_result, stats_panic) = guard::stats_checked(ops);
+    let (lin, lin_panic) = guard::linearizable(ops, workload.model(), &opts.budget);
     let mut warnings = results::stats_warnings(&stats_result);
     if interrupted {
         warnings.push("interrupted: the run was stopped before its time limit".into());
@@ -198,7 +200,7 @@ async fn run_in(
         seed,
         linearizable: lin,
         stats: stats_result,
-        checkers: Vec::new(),
+        checkers: lin_panic.into_iter().chain(stats_panic).collect(),
         warnings,
         history_ops: summary.ops,
         interrupted,
