@@ -11,6 +11,7 @@
 //! Ctrl-C or SIGTERM (`stop`) ends the main phase early; the steps after it still run.
 
 mod guard;
+mod halt;
 pub mod results;
 pub mod store;
 
@@ -229,7 +230,7 @@ async fn drive(
     cluster: &Cluster,
     workload: Arc<dyn Workload>,
     dir: &RunDir,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
     nem: &mut dyn Nemesis,
     ctx: &NemesisCtx,
 ) -> Result<(interpreter::WriteSummary, bool), RunError> {
@@ -239,6 +240,8 @@ async fn drive(
     let (sink, writer) =
         interpreter::spawn_writer(&dir.history(), &Header::new(Some(plan.name.clone()), Some(seed)), started)
             .map_err(|e| io_err(&dir.history(), e))?;
+    // A failed history write (a full disk) stops the run like Ctrl-C; the error comes at the end.
+    let mut stop = halt::stop_on_write_failure(stop, sink.weak());
     let spec = RunSpec { concurrency: plan.concurrency, time_limit: plan.time_limit, final_read_attempts: 10 };
     let mut workers = interpreter::start(&spec, workload, cluster.nodes(), gens, &sink, stop.clone());
     let faults = nemesis::plan(&plan.nemeses, &plan.timeline, seed, plan.time_limit);
@@ -280,7 +283,7 @@ async fn drive(
     let summary = tokio::task::spawn_blocking(move || interpreter::join_writer(writer))
         .await
         .map_err(|e| io_err(&dir.history(), e))?
-        .map_err(|e| io_err(&dir.history(), e))?;
+        .map_err(|e| io_err(&dir.history(), format!("writing the history failed: {e}; the ops before it are kept")))?;
     Ok((summary, interrupted || *stop.borrow()))
 }
 
