@@ -10,7 +10,7 @@ use super::{CliError, NodeArgs};
 use crate::checker::Budget;
 use crate::config::{self, NodeSource, TestPlan};
 use crate::control::SshTarget;
-use crate::run::progress::{Phase, Reporter, StatusOut};
+use crate::run::progress::StatusOut;
 use crate::run::{self, RunError, RunOptions};
 
 /// Arguments of `brawl run`.

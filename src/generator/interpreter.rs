@@ -96,6 +96,25 @@ impl HistorySink {
     }
 }
 
+impl HistorySink {
+    /// A handle that tells whether the writer thread has stopped, without keeping it alive.
+    pub fn weak(&self) -> WeakSink {
+        WeakSink(self.tx.downgrade())
+    }
+}
+
+/// See `HistorySink::weak`: how a run notices that a write failed (a full disk) and stops.
+#[derive(Clone)]
+pub struct WeakSink(mpsc::WeakUnboundedSender<Op>);
+
+impl WeakSink {
+    /// `Some(true)` once the writer has stopped (only after a failed write) while sinks remain,
+    /// `Some(false)` while it runs, `None` once every sink is dropped (the normal end).
+    pub fn writer_failed(&self) -> Option<bool> {
+        self.0.upgrade().map(|tx| tx.is_closed())
+    }
+}
+
 /// Counts of what the writer wrote.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct WriteSummary {

@@ -6,10 +6,14 @@
 //! Strategy `faketime` rewrites a per-node offset file that libfaketime, preloaded into the
 //! system under test (`faketime_env`), re-reads on every call; strategy `system` steps the real
 //! clock with `date -s` after stopping the node's time service. A local cluster shares one
-//! kernel clock, so `system` is refused there.
+//! kernel clock, so `system` is refused there. With `system`, reset (and teardown, and
+//! `brawl heal`) sets each clock to the control node's time and verifies it (`sync`), as Jepsen
+//! does, instead of undoing brawl's own steps: what a strobe loop left behind is unknowable.
+
+#[path = "clock_sync.rs"]
+pub mod sync;
 
 use std::collections::BTreeMap;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use rand::SeedableRng;
@@ -22,6 +26,8 @@ use super::targets::{resolve, Targets};
 use super::{join_errors, FaultOp, FaultRecord, Nemesis, NemesisCtx, NemesisError};
 use crate::cluster::Node;
 use crate::control::{quote, RemoteCommand};
+pub use sync::parse_ns;
+use sync::Now;
 
 /// The ops a clock nemesis handles.
 pub const FS: &[&str] = &["bump-clock", "strobe-clock", "reset-clock", "check-clock-offsets"];
@@ -29,7 +35,7 @@ pub const FS: &[&str] = &["bump-clock", "strobe-clock", "reset-clock", "check-cl
 pub const FAKETIME_LIB: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
 /// The per-node offset file libfaketime reads (`+1.500000s`, `+0`).
 pub const OFFSET_FILE: &str = "/opt/brawl/faketime/offset";
-/// brawl's clock state on a node: the strobe pid, the system strategy's marker and offset.
+/// brawl's clock state on a node: the strobe pid and the system strategy's marker.
 pub const CLOCK_DIR: &str = "/opt/brawl/clock";
 /// Present while the system strategy may have moved the node's clock.
 pub const SYSTEM_MARKER: &str = "/opt/brawl/clock/system-strategy";
@@ -99,17 +105,10 @@ pub fn kill_strobe() -> String {
 const STEP_FN: &str = "step() { n=$1; s=+; if [ \"$n\" -lt 0 ]; then s=-; n=$((0 - n)); fi; \
      date -s \"$s$((n / 1000000000)).$(printf %09d $((n % 1000000000))) seconds\" >/dev/null; }";
 
-/// Puts a system-strategy node's clock back by what brawl recorded, and zeroes the record.
-pub fn undo_system_offset() -> String {
-    format!(
-        "{STEP_FN}; off=$(( $(cat {CLOCK_DIR}/offset-ns 2>/dev/null || echo 0) + $(cat {CLOCK_DIR}/strobe-high 2>/dev/null || echo 0) )); \
-         if [ \"$off\" != 0 ]; then step $((0 - off)) && echo \"stepped clock back by ${{off}}ns\"; fi; \
-         echo 0 > {CLOCK_DIR}/offset-ns; rm -f {CLOCK_DIR}/strobe-high"
-    )
+/// Removes the step records that brawl before the control-clock reset kept (never read now).
+pub fn clear_old_records() -> String {
+    format!("rm -f {CLOCK_DIR}/offset-ns {CLOCK_DIR}/strobe-high")
 }
-
-/// Readings per node behind each reported offset.
-const OFFSET_SAMPLES: usize = 3;
 
 /// The time services brawl knows how to stop and start.
 const TIME_SERVICES: &str = "systemd-timesyncd chrony chronyd ntp ntpsec openntpd";
@@ -130,6 +129,8 @@ pub struct ClockNemesis {
     rng: ChaCha8Rng,
     /// Each node's offset as brawl set it, in ms (faketime: what the file says, strobe aside).
     offsets_ms: BTreeMap<String, i64>,
+    /// The control node's clock, which offsets are measured against and reset sets nodes to.
+    now: Now,
 }
 
 impl ClockNemesis {
@@ -140,7 +141,14 @@ impl ClockNemesis {
             spec,
             rng: ChaCha8Rng::seed_from_u64(seed),
             offsets_ms: BTreeMap::new(),
+            now: sync::system_now(),
         }
+    }
+
+    /// The same nemesis measuring against `now` instead of the real clock (tests).
+    pub fn with_now(mut self, now: Now) -> Self {
+        self.now = now;
+        self
     }
 
     /// The script that prints the time the node's system under test sees, `secs.nanos`.
@@ -155,31 +163,48 @@ impl ClockNemesis {
     }
 
     /// Each node's offset from the control node's clock, in seconds (null when unreadable): of
-    /// `OFFSET_SAMPLES` readings, the one with the shortest round trip (as NTP does), since the
+    /// `sync::SAMPLES` readings, the one with the shortest round trip (as NTP does), since the
     /// error of a reading is up to half its round trip, which varies a lot on a loaded host.
     async fn offsets(&self, ctx: &NemesisCtx) -> BTreeMap<String, serde_json::Value> {
-        let cmd = RemoteCommand::new(self.date_script()).unchecked();
+        let script = self.date_script();
         let results = ctx
             .cluster
             .on_nodes(|node| {
-                let cmd = cmd.clone();
+                let (script, now) = (script.clone(), self.now.clone());
+                async move { sync::measure(node, &script, &now).await }
+            })
+            .await;
+        results.into_iter().map(|(n, r)| (n, json!(r.map(|r| seconds(r.offset_ns))))).collect()
+    }
+
+    /// With the system strategy, sets each of `nodes` to the control node's clock (verified,
+    /// retried once); returns each node's result and the errors.
+    async fn sync_nodes(&self, ctx: &NemesisCtx, nodes: &[String]) -> (serde_json::Value, Vec<(String, String)>) {
+        let results = ctx
+            .cluster
+            .on_nodes(|node| {
+                let (now, wanted) = (self.now.clone(), nodes.contains(&node.name));
                 async move {
-                    let mut best: Option<(i128, f64)> = None;
-                    for _ in 0..OFFSET_SAMPLES {
-                        let t0 = now_ns();
-                        let Ok(out) = node.remote.exec(&cmd).await else { continue };
-                        let t1 = now_ns();
-                        let Some(t) = parse_ns(out.stdout.trim()) else { continue };
-                        let offset = ((t - (t0 + t1) / 2) as f64 / 1e3).round() / 1e6;
-                        if best.is_none_or(|(rtt, _)| t1 - t0 < rtt) {
-                            best = Some((t1 - t0, offset));
-                        }
+                    match wanted {
+                        true => Some(sync::sync_node(node, &now).await),
+                        false => None,
                     }
-                    best.map(|(_, offset)| offset)
                 }
             })
             .await;
-        results.into_iter().map(|(n, o)| (n, json!(o))).collect()
+        let (mut value, mut errors) = (serde_json::Map::new(), Vec::new());
+        for (n, r) in results {
+            match r {
+                Some(Ok(s)) => {
+                    let v = json!({ "before": seconds(s.before.offset_ns), "after": seconds(s.after.offset_ns),
+                        "rtt": seconds(s.after.rtt_ns), "steps": s.steps });
+                    value.insert(n, v);
+                }
+                Some(Err(e)) => errors.push((n, e)),
+                None => {}
+            }
+        }
+        (value.into(), errors)
     }
 
     /// The script that applies one op on one node, with its offset in ms afterwards.
@@ -191,7 +216,7 @@ impl ClockNemesis {
             "bump-clock" => {
                 let (d, new) = (ms("delta-ms")?, cur + ms("delta-ms")?);
                 let s = if sys {
-                    format!("{}; {STEP_FN}; step {} && echo $(( $(cat {CLOCK_DIR}/offset-ns 2>/dev/null || echo 0) + {} )) > {CLOCK_DIR}/offset-ns", kill_strobe(), d * 1_000_000, d * 1_000_000)
+                    format!("{}; {}", kill_strobe(), sync::step_script(i128::from(d) * 1_000_000))
                 } else {
                     format!("{}; {}", kill_strobe(), write_offset(&format_offset(new)))
                 };
@@ -202,10 +227,7 @@ impl ClockNemesis {
                 let flips = (dur / (2 * p)).max(1);
                 let sleep = format!("{}.{:03}", p / 1000, p % 1000);
                 let (high, low) = if sys {
-                    (
-                        format!("step {} && echo {} > {CLOCK_DIR}/strobe-high", d * 1_000_000, d * 1_000_000),
-                        format!("step {} && rm -f {CLOCK_DIR}/strobe-high", -d * 1_000_000),
-                    )
+                    (format!("step {}", d * 1_000_000), format!("step {}", -d * 1_000_000))
                 } else {
                     (write_offset(&format_offset(cur + d)), write_offset(&format_offset(cur)))
                 };
@@ -214,26 +236,24 @@ impl ClockNemesis {
                 let s = format!("{}; mkdir -p {CLOCK_DIR} && {{ setsid sh -c {} </dev/null >/dev/null 2>&1 & echo $! > {CLOCK_DIR}/strobe.pid; }}", kill_strobe(), quote(&body));
                 (s, cur)
             }
-            "reset-clock" if sys => (format!("{}; {}", kill_strobe(), undo_system_offset()), 0),
+            // The clock itself is set afterwards, from the control node (`sync`).
+            "reset-clock" if sys => (format!("{}; {}", kill_strobe(), clear_old_records()), 0),
             "reset-clock" => (format!("{}; {}", kill_strobe(), write_offset("+0")), 0),
             other => return Err(format!("the clock nemesis does not handle {other:?}")),
         })
     }
 }
 
-fn now_ns() -> i128 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as i128).unwrap_or(0)
+/// Nanoseconds as seconds, rounded to the microsecond.
+fn seconds(ns: i128) -> f64 {
+    (ns as f64 / 1e3).round() / 1e6
 }
 
-/// Parses `date +%s.%N` output into nanoseconds since the epoch.
-fn parse_ns(s: &str) -> Option<i128> {
-    let (secs, frac) = s.split_once('.')?;
-    let nanos: i128 = format!("{frac:0<9}").get(..9)?.parse().ok()?;
-    Some(secs.parse::<i128>().ok()? * 1_000_000_000 + nanos)
-}
-
-async fn run(node: &Node, script: String) -> Result<(), NemesisError> {
-    node.remote.exec(&RemoteCommand::new(script).sudo().idempotent()).await?;
+/// Runs an op's script. A clock step is relative, so a script that steps is never re-sent after
+/// a broken connection (it may have run); the others only write files and kill the strobe.
+async fn run(node: &Node, script: String, steps: bool) -> Result<(), NemesisError> {
+    let cmd = RemoteCommand::new(script).sudo();
+    node.remote.exec(&if steps { cmd } else { cmd.idempotent() }).await?;
     Ok(())
 }
 
@@ -262,7 +282,7 @@ impl Nemesis for ClockNemesis {
                 "mkdir -p {CLOCK_DIR} && touch {SYSTEM_MARKER} && for s in {TIME_SERVICES}; do \
                  if command -v systemctl >/dev/null && systemctl is-active --quiet $s 2>/dev/null; then systemctl stop $s && echo $s >> {CLOCK_DIR}/stopped-services; \
                  elif [ -x /etc/init.d/$s ] && service $s status >/dev/null 2>&1; then service $s stop && echo $s >> {CLOCK_DIR}/stopped-services; fi; done; \
-                 [ -f {CLOCK_DIR}/offset-ns ] || echo 0 > {CLOCK_DIR}/offset-ns"
+                 {}", clear_old_records()
             ),
         };
         for (node, r) in ctx
@@ -311,13 +331,14 @@ impl Nemesis for ClockNemesis {
                 Err(e) => return FaultRecord::failed(op, e),
             };
         }
+        let steps = self.strategy == Strategy::System && op.f != "reset-clock";
         let results = ctx
             .cluster
             .on_nodes(|node| {
                 let s = scripts.get(&node.name).map(|(s, _)| s.clone());
                 async move {
                     match s {
-                        Some(s) => run(node, s).await,
+                        Some(s) => run(node, s, steps).await,
                         None => Ok(()),
                     }
                 }
@@ -333,8 +354,14 @@ impl Nemesis for ClockNemesis {
                 _ => {}
             }
         }
-        let after = self.offsets(ctx).await;
         let mut value = if op.value.is_object() { op.value.clone() } else { json!({}) };
+        if op.f == "reset-clock" && self.strategy == Strategy::System {
+            let ready: Vec<String> = nodes.iter().filter(|n| !errors.iter().any(|(e, _)| e == *n)).cloned().collect();
+            let (synced, sync_errors) = self.sync_nodes(ctx, &ready).await;
+            value["synced"] = synced;
+            errors.extend(sync_errors);
+        }
+        let after = self.offsets(ctx).await;
         value["targets"] = json!(nodes);
         value["strategy"] = json!(self.strategy);
         value["clock-offsets-before"] = json!(before);
@@ -347,13 +374,24 @@ impl Nemesis for ClockNemesis {
             Strategy::Faketime => {
                 format!("{}; ! test -d /opt/brawl/faketime || {{ {}; }}", kill_strobe(), write_offset("+0"))
             }
-            Strategy::System => format!("{}; {}; {}", kill_strobe(), undo_system_offset(), restore_time_services()),
+            Strategy::System => format!("{}; {}", kill_strobe(), clear_old_records()),
         };
         self.offsets_ms.clear();
         let mut first = Ok(());
-        for (_, r) in ctx.cluster.on_nodes(|n| run(n, script.clone())).await {
+        for (_, r) in ctx.cluster.on_nodes(|n| run(n, script.clone(), false)).await {
             if let (Err(e), true) = (r, first.is_ok()) {
                 first = Err(e);
+            }
+        }
+        if self.strategy == Strategy::System {
+            let (_, errors) = self.sync_nodes(ctx, &ctx.node_names()).await;
+            for (_, r) in ctx.cluster.on_nodes(|n| run(n, restore_time_services(), false)).await {
+                if let (Err(e), true) = (r, first.is_ok()) {
+                    first = Err(e);
+                }
+            }
+            if let (Some((node, reason)), true) = (errors.into_iter().next(), first.is_ok()) {
+                first = Err(NemesisError::Clock { node, reason });
             }
         }
         first

@@ -1,5 +1,6 @@
 //! Tests of the clock nemesis against `FakeRemote`.
 
+use super::sync::tests::{scripted, NODE_TIME};
 use super::*;
 use crate::nemesis::spec::StrobeSpec;
 use crate::nemesis::testkit;
@@ -67,19 +68,56 @@ async fn faketime_bump_strobe_reset_run_exactly_these_commands() {
 #[tokio::test]
 async fn system_strategy_steps_the_real_clock_on_real_hosts() {
     let (ctx, fakes) = testkit::ctx(1);
+    fakes[0].answer("date +%s.%N", 0, NODE_TIME);
     let mut s = spec(Some(Strategy::System));
     s.strobe = Some(StrobeSpec {
         delta: Duration::from_millis(100),
         period: Duration::from_millis(50),
         duration: Duration::from_secs(1),
     });
-    let mut n = ClockNemesis::new(s, 1);
+    // The node reads 10 ms ahead of the control node: within tolerance, so reset only verifies.
+    let mut n = ClockNemesis::new(s, 1).with_now(scripted(vec![(1, 10)]));
     n.setup(&ctx).await.expect("setup");
     n.invoke(&ctx, &FaultOp::new("bump-clock", json!({"delta-ms": -250}))).await;
     n.invoke(&ctx, &FaultOp::new("strobe-clock", json!({"delta-ms": 100, "period-ms": 50, "duration-ms": 1000}))).await;
-    n.invoke(&ctx, &FaultOp::new("reset-clock", json!(null))).await;
+    let rec = n.invoke(&ctx, &FaultOp::new("reset-clock", json!(null))).await;
+    assert_eq!(rec.error, None);
+    assert_eq!(rec.value["synced"]["n1"], json!({"before": 0.01, "after": 0.01, "rtt": 0.002, "steps": 0}));
     n.teardown(&ctx).await.expect("teardown");
     insta::assert_snapshot!(testkit::log(&fakes));
+}
+
+/// Issue 10: after a strobe on a slow VM, undoing brawl's own steps left n3 1.1 s behind. Reset
+/// now sets the clock from the control node, whatever brawl did before, and checks the result.
+#[tokio::test]
+async fn issue_10_reset_sets_the_clock_to_the_control_nodes_time() {
+    let (ctx, fakes) = testkit::ctx(1);
+    fakes[0].answer("date +%s.%N", 0, NODE_TIME);
+    // Before the op and in reset's first reading the node is 1.122 s behind; after the step, 0.
+    let now = scripted(vec![(4 * sync::SAMPLES, -1122), (1, 0)]);
+    let mut n = ClockNemesis::new(spec(Some(Strategy::System)), 1).with_now(now);
+    let before = testkit::marks(&fakes);
+    let rec = n.invoke(&ctx, &FaultOp::new("reset-clock", json!(null))).await;
+    assert_eq!(rec.error, None);
+    assert_eq!(rec.value["clock-offsets-before"]["n1"], json!(-1.122));
+    assert_eq!(rec.value["clock-offsets"]["n1"], json!(0.0));
+    assert_eq!(rec.value["synced"]["n1"]["steps"], json!(1));
+    insta::assert_snapshot!(testkit::log_since(&fakes, &before));
+}
+
+#[tokio::test]
+async fn a_reset_that_cannot_reach_the_control_clock_is_a_failed_op_and_teardown_error() {
+    let (ctx, fakes) = testkit::ctx(2);
+    fakes[0].answer("date +%s.%N", 0, NODE_TIME);
+    fakes[1].answer("date +%s.%N", 0, NODE_TIME);
+    let mut n = ClockNemesis::new(spec(Some(Strategy::System)), 1).with_now(scripted(vec![(1, 900)]));
+    let rec = n.invoke(&ctx, &FaultOp::new("reset-clock", json!(null))).await;
+    let err = rec.error.expect("reset failed");
+    assert!(err.contains("n1 is still +0.900s off the control node's clock after 2 steps"), "{err}");
+    assert!(err.contains("n2 is still +0.900s off"), "{err}");
+    let err = n.teardown(&ctx).await.unwrap_err().to_string();
+    assert!(err.starts_with("resetting the clock of n1: n1 is still +0.900s off"), "{err}");
+    assert!(testkit::log(&fakes).contains("restarted"), "time services are restarted anyway");
 }
 
 #[tokio::test]

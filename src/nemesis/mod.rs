@@ -78,6 +78,14 @@ pub enum NemesisError {
         /// The nemesis, e.g. "kill".
         nemesis: &'static str,
     },
+    /// A node's clock could not be set to the control node's time (reset, teardown, heal).
+    #[error("resetting the clock of {node}: {reason}")]
+    Clock {
+        /// Node name.
+        node: String,
+        /// How far off it still is, or why it could not be read or stepped.
+        reason: String,
+    },
     /// A nemesis spec or timeline entry is wrong.
     #[error("{path}: {reason}")]
     Invalid {

@@ -11,6 +11,8 @@
 //! Ctrl-C or SIGTERM (`stop`) ends the main phase early; the steps after it still run. Each step
 //! is a `progress::Phase` sent to the run's `Reporter`, which shows where the run is.
 
+mod guard;
+mod halt;
 pub mod progress;
 pub mod results;
 pub mod store;
@@ -24,7 +26,7 @@ use futures::FutureExt;
 use tokio::sync::watch;
 use tracing::{info, warn};
 
-use crate::checker::{check_linearizable, stats, Budget, Validity};
+use crate::checker::{Budget, Validity};
 use crate::cluster::Cluster;
 use crate::config::{DbSpec, TestPlan, WorkloadSpec};
 use crate::control::{ControlError, SshTarget};
@@ -189,8 +191,9 @@ async fn run_in(
     reporter.phase(Phase::Check);
     let history = read_jsonl(dir.history()).map_err(|e| io_err(&dir.history(), e))?;
     let ops = &history.ops;
-    let stats_result = stats(ops);
-    let lin = check_linearizable(ops, workload.model(), &opts.budget);
+    // Each checker under catch_unwind: a panic is that checker's `unknown` (see `guard`).
+    let (stats_result, stats_panic) = guard::stats_checked(ops);
+    let (lin, lin_panic) = guard::linearizable(ops, workload.model(), &opts.budget);
     let mut warnings = results::stats_warnings(&stats_result);
     if interrupted {
         warnings.push("interrupted: the run was stopped before its time limit".into());
@@ -207,7 +210,7 @@ async fn run_in(
         seed,
         linearizable: lin,
         stats: stats_result,
-        checkers: Vec::new(),
+        checkers: lin_panic.into_iter().chain(stats_panic).collect(),
         warnings,
         history_ops: summary.ops,
         interrupted,
@@ -238,7 +241,7 @@ async fn drive(
     cluster: &Cluster,
     workload: Arc<dyn Workload>,
     dir: &RunDir,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
     nem: &mut dyn Nemesis,
     ctx: &NemesisCtx,
     reporter: &Reporter,
@@ -249,6 +252,8 @@ async fn drive(
     let (sink, writer) =
         interpreter::spawn_writer(&dir.history(), &Header::new(Some(plan.name.clone()), Some(seed)), started)
             .map_err(|e| io_err(&dir.history(), e))?;
+    // A failed history write (a full disk) stops the run like Ctrl-C; the error comes at the end.
+    let mut stop = halt::stop_on_write_failure(stop, sink.weak());
     let spec = RunSpec { concurrency: plan.concurrency, time_limit: plan.time_limit, final_read_attempts: 10 };
     let mut workers = interpreter::start(&spec, workload, cluster.nodes(), gens, &sink, stop.clone());
     reporter.send(RunEvent::Counting(sink.counts()));
@@ -294,7 +299,7 @@ async fn drive(
     let summary = tokio::task::spawn_blocking(move || interpreter::join_writer(writer))
         .await
         .map_err(|e| io_err(&dir.history(), e))?
-        .map_err(|e| io_err(&dir.history(), e))?;
+        .map_err(|e| io_err(&dir.history(), format!("writing the history failed: {e}; the ops before it are kept")))?;
     Ok((summary, interrupted || *stop.borrow()))
 }
 
