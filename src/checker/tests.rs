@@ -6,22 +6,7 @@ use crate::history::{Op, Process};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
-/// `(process, type, f, value)` rows to a history with dense indices and times.
-pub(super) fn history(rows: &[(u64, &str, &str, Value)]) -> Vec<Op> {
-    rows.iter()
-        .enumerate()
-        .map(|(i, (p, kind, f, value))| Op {
-            index: i as u64,
-            time: i as u64 * 1000,
-            kind: serde_json::from_value(json!(kind)).expect("a valid op type"),
-            process: Process::Client(*p),
-            f: (*f).into(),
-            value: value.clone(),
-            node: None,
-            error: None,
-        })
-        .collect()
-}
+pub(super) use super::elements::testkit::history;
 
 fn check(rows: &[(u64, &str, &str, Value)]) -> LinearizabilityResult {
     check_linearizable(&history(rows), ModelKind::CasRegister, &Budget::default())
