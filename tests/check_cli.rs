@@ -180,26 +180,36 @@ fn issue_11_reader_errors_name_file_line_and_column() {
             "a.edn",
             "{:type :invoke, :f :read, :process 0}\n{:type :ok, :f :read, :value [0 nil}\n",
             "a.edn:2:36: bad edn: mismatched `}`: expected `]`",
+            "set",
         ),
         // EDN, vector layout: a bad :type on line 3.
         (
             "b.edn",
             "[{:type :invoke, :f :read, :process 0}\n\n {:type :done, :f :read, :process 0}]",
             "b.edn:3: bad op: `:type` must be",
+            "set",
         ),
         // elle JSON: a missing comma on line 2.
         (
             "c.json",
             "[{\"type\": \"ok\", \"f\": \"txn\"},\n {\"type\": \"ok\" \"f\": \"txn\"}]",
             "c.json:2:16: bad json:",
+            "list-append",
         ),
         // JSON lines without a header: an op without "type" on line 2.
-        ("d.jsonl", "{\"type\": \"ok\", \"f\": \"txn\"}\n{\"f\": \"txn\"}\n", "d.jsonl:2: bad op: missing \"type\""),
+        ("d.jsonl", "{\"type\": \"ok\", \"f\": \"txn\"}\n{\"f\": \"txn\"}\n", "d.jsonl:2: bad op: missing \"type\"", "list-append"),
+        // EDN read by the transaction scanner: an unclosed transaction on line 2.
+        (
+            "e.edn",
+            "{:type :invoke, :f :txn, :value [[:append 1 2]], :process 0}\n{:type :ok, :f :txn, :value [[:append 1 2]}, :process 0}\n",
+            "e.edn:2: op 1 does not fit the list-append model",
+            "list-append",
+        ),
     ];
-    for (name, text, want) in cases {
+    for (name, text, want, model) in cases {
         let path = dir.path().join(name);
         std::fs::write(&path, text).expect("write");
-        let (code, t) = check(&[path.to_str().expect("utf8"), "--model", "list-append"]);
+        let (code, t) = check(&[path.to_str().expect("utf8"), "--model", model]);
         assert_eq!(code, Some(254), "{name}: {t}");
         assert!(t.contains(want), "{name}: want {want:?} in {t}");
     }

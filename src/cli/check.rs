@@ -130,9 +130,10 @@ pub async fn check(args: CheckArgs) -> Result<u8, CliError> {
         return code;
     }
     let anomalies: Vec<String> = args.anomalies.iter().map(|a| a.trim().trim_start_matches(':').to_string()).collect();
-    let outcome = if model.transactional() && format.is_none() {
-        // Straight from the file's bytes into the compact transaction form: a million
-        // transactions in a few hundred MiB (txn::check_file reads EDN, elle JSON and jsonl).
+    let outcome = if model.transactional() && edn(&file, format) {
+        // Jepsen EDN goes straight from the file's bytes into the compact transaction form: a
+        // million transactions in a few hundred MiB. JSON goes through the strict JSON readers
+        // (the transaction scanner is lenient about JSON's separators).
         let txn_model = if model == ModelArg::ListAppend { txn::Model::ListAppend } else { txn::Model::RwRegister };
         let opts = txn::Options { model: txn_model, consistency_models, anomalies, ..txn::Options::default() };
         reporter.phase(Phase::Check);
@@ -159,6 +160,17 @@ pub async fn check(args: CheckArgs) -> Result<u8, CliError> {
         print_outcome(&file, &outcome);
     }
     Ok(exit_code(outcome.validity))
+}
+
+/// True when `file` is Jepsen EDN: by `--format`, else by its name and first bytes.
+fn edn(file: &Path, format: Option<Format>) -> bool {
+    use std::io::Read;
+    if let Some(f) = format {
+        return f == Format::JepsenEdn;
+    }
+    let mut head = [0u8; 4096];
+    let n = std::fs::File::open(file).and_then(|mut f| f.read(&mut head)).unwrap_or(0);
+    matches!(history::detect_format(file, &head[..n]), Ok(Format::JepsenEdn))
 }
 
 /// The canonical names of `--consistency-models` (default strict-serializable); 254 for an
