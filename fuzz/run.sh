@@ -19,7 +19,7 @@ if [ $# -lt 1 ] || ! [[ $1 =~ ^[0-9]+$ ]]; then
 fi
 count=$1
 shift
-all=(test_file nemesis_file nodes_file campaign_file history_jsonl history_edn history_any report serve_index)
+all=(test_file nemesis_file nodes_file campaign_file history_jsonl history_edn history_any txn_scan report serve_index)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
 for t in "${targets[@]}"; do

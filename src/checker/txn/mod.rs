@@ -121,6 +121,14 @@ pub fn check_file(path: &Path, opts: &Options) -> Result<CheckOutcome, TxnError>
     Ok(check_txns(&txns, opts))
 }
 
+/// `check_file` on a history held in memory (`path` only names it in errors): what the fuzz
+/// target of the transaction scanner calls.
+pub fn check_bytes(bytes: &[u8], path: &Path, opts: &Options) -> Result<CheckOutcome, TxnError> {
+    lattice::validate(&opts.consistency_models)?;
+    let txns = scan::read_bytes(bytes, path, opts.model)?;
+    Ok(check_txns(&txns, opts))
+}
+
 /// The anomaly classes to report: every one the models forbid, plus the extra ones asked for
 /// and those implying them.
 fn wanted_set(opts: &Options) -> BTreeSet<String> {

@@ -24,14 +24,34 @@ pub(crate) fn read(path: &Path, model: Model) -> Result<Txns, TxnError> {
     // no copying as the vectors grow; pages not used are never touched, so cost no memory.
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
     let size = usize::try_from(size).unwrap_or(usize::MAX);
-    let mut s =
-        Scanner { src: file, buf: Vec::with_capacity(BLOCK), pos: 0, eof: false, line_base: 1, path: shown, model };
+    let mut s = Scanner {
+        src: file,
+        buf: Vec::with_capacity(BLOCK),
+        block: BLOCK,
+        pos: 0,
+        eof: false,
+        line_base: 1,
+        path: shown,
+        model,
+    };
     s.run(size)
+}
+
+/// Reads a history held in memory, as `read` reads a file; `path` only names it in errors.
+pub(crate) fn read_bytes(bytes: &[u8], path: &Path, model: Model) -> Result<Txns, TxnError> {
+    // One block holds it all: the first read takes every byte and sees the end.
+    let block = bytes.len() + 1;
+    let buf = Vec::with_capacity(block);
+    let mut s =
+        Scanner { src: bytes, buf, block, pos: 0, eof: false, line_base: 1, path: path.display().to_string(), model };
+    s.run(bytes.len())
 }
 
 struct Scanner<R> {
     src: R,
     buf: Vec<u8>,
+    /// Bytes read at a time (`BLOCK` from a file; the whole input from memory).
+    block: usize,
     pos: usize,
     eof: bool,
     /// Line number of `buf[0]`.
@@ -208,11 +228,11 @@ impl<R: Read> Scanner<R> {
     /// allocation, so no fresh page faults, per block).
     fn fill(&mut self) -> Result<(), TxnError> {
         let old = self.buf.len();
-        self.buf.resize(old + BLOCK, 0);
+        self.buf.resize(old + self.block, 0);
         let n = read_full(&mut self.src, &mut self.buf[old..])
             .map_err(|source| TxnError::Io { path: self.path.clone(), source })?;
         self.buf.truncate(old + n);
-        if n < BLOCK {
+        if n < self.block {
             self.eof = true;
         }
         Ok(())

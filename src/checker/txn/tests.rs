@@ -428,7 +428,7 @@ fn duplicate_appends_make_the_verdict_unknown() {
 mod files {
     use std::io::Write;
 
-    use super::super::{check_file, TxnError};
+    use super::super::{check_bytes, check_file, TxnError};
     use super::*;
 
     fn file(text: &str, ext: &str) -> tempfile::NamedTempFile {
@@ -448,6 +448,16 @@ mod files {
         {:type :info, :f :start-partition, :value [:isolated {\"n1\" #{\"n2\"}}], :process :nemesis, :index 2}\n\
         {:type :ok, :f :txn, :value [[:r :x [1]] [:r :y []]], :process 1, :index 3}\n\
         {:type :ok, :f :txn, :value [[:r :y [1]]], :process 2, :index 4}\n";
+
+    #[test]
+    fn a_history_in_memory_reads_as_its_file_does() {
+        let from_file = check_text(G_SINGLE_EDN, ".edn", LA).expect("file");
+        let from_bytes = check_bytes(G_SINGLE_EDN.as_bytes(), std::path::Path::new("h.edn"), &opts(LA, SS));
+        assert_eq!(from_bytes.expect("bytes"), from_file);
+        let bad = "{:type :ok, :f :txn, :value [[:append :x 1]], :process 0}\n{:type :ok, :f :txn, :value [[:r :x}\n";
+        let e = check_bytes(bad.as_bytes(), std::path::Path::new("h.edn"), &opts(LA, SS)).expect_err("refused");
+        assert!(e.to_string().starts_with("h.edn:2:"), "{e}");
+    }
 
     #[test]
     fn every_layout_gives_the_same_verdict() {
