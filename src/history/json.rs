@@ -8,7 +8,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::edn::{fill_missing, NO_INDEX, NO_PROCESS, NO_TIME};
+use super::edn::{fill_missing, OpFields};
 use super::{Header, History, HistoryError, Op, OpType, Process};
 
 /// Parses an elle-cli JSON history held in memory; errors name `path`.
@@ -164,20 +164,8 @@ fn op_from_json(v: Value) -> Result<(Op, u8), String> {
             _ => {}
         }
     }
-    let lacks = if index.is_none() { NO_INDEX } else { 0 }
-        | if time.is_none() { NO_TIME } else { 0 }
-        | if process.is_none() { NO_PROCESS } else { 0 };
-    let op = Op {
-        index: index.unwrap_or(0),
-        time: time.unwrap_or(0),
-        kind: kind.ok_or("missing \"type\"")?,
-        process: process.unwrap_or(Process::Client(0)),
-        f: f.ok_or("missing \"f\"")?,
-        value,
-        node,
-        error,
-    };
-    Ok((op, lacks))
+    let fields = OpFields { index, time, process, node, error };
+    fields.into_op(kind.ok_or("missing \"type\"")?, f.ok_or("missing \"f\"")?, value)
 }
 
 fn natural(v: &Value, key: &str) -> Result<u64, String> {

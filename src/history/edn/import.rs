@@ -157,20 +157,37 @@ pub(super) fn op_from_edn(form: Edn) -> Result<(Op, u8), String> {
             _ => {}
         }
     }
-    let lacks = if index.is_none() { NO_INDEX } else { 0 }
-        | if time.is_none() { NO_TIME } else { 0 }
-        | if process.is_none() { NO_PROCESS } else { 0 };
-    let op = Op {
-        index: index.unwrap_or(0),
-        time: time.unwrap_or(0),
-        kind: kind.ok_or("missing `:type`")?,
-        process: process.unwrap_or(Process::Client(0)),
-        f: f.ok_or("missing `:f`")?,
-        value,
-        node,
-        error,
-    };
-    Ok((op, lacks))
+    let fields = OpFields { index, time, process, node, error };
+    fields.into_op(kind.ok_or("missing `:type`")?, f.ok_or("missing `:f`")?, value)
+}
+
+/// The optional fields of an op as an importer read them (EDN or elle-cli JSON).
+pub(crate) struct OpFields {
+    pub(crate) index: Option<u64>,
+    pub(crate) time: Option<u64>,
+    pub(crate) process: Option<Process>,
+    pub(crate) node: Option<String>,
+    pub(crate) error: Option<String>,
+}
+
+impl OpFields {
+    /// The op, with the `NO_*` flags of what it lacks (filled in later by `fill_missing`).
+    pub(crate) fn into_op(self, kind: OpType, f: String, value: serde_json::Value) -> Result<(Op, u8), String> {
+        let lacks = if self.index.is_none() { NO_INDEX } else { 0 }
+            | if self.time.is_none() { NO_TIME } else { 0 }
+            | if self.process.is_none() { NO_PROCESS } else { 0 };
+        let op = Op {
+            index: self.index.unwrap_or(0),
+            time: self.time.unwrap_or(0),
+            kind,
+            process: self.process.unwrap_or(Process::Client(0)),
+            f,
+            value,
+            node: self.node,
+            error: self.error,
+        };
+        Ok((op, lacks))
+    }
 }
 
 fn op_type(v: Edn) -> Result<OpType, String> {

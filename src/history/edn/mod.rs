@@ -13,5 +13,5 @@ mod value;
 pub use export::write_edn;
 pub use fast::parse_edn_compact_str;
 pub(crate) use fast::{parse_edn_compact, parse_edn_ops};
-pub(crate) use import::{fill_missing, utf8_error, NO_INDEX, NO_PROCESS, NO_TIME};
+pub(crate) use import::{fill_missing, utf8_error, OpFields};
 pub use import::{parse_edn, parse_edn_general, read_edn};
