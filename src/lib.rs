@@ -20,6 +20,7 @@
 pub mod campaign;
 pub mod checker;
 pub mod cli;
+pub mod client;
 pub mod cluster;
 pub mod config;
 pub mod control;

@@ -226,7 +226,8 @@ async fn interpreter(args: InterpreterArgs) -> Result<u8, CliError> {
     let (sink, writer) = interp::spawn_writer(&path, &header, started).map_err(CliError::internal)?;
     let spec = interp::RunSpec { concurrency: args.concurrency, time_limit: args.duration, final_read_attempts: 1 };
     let (_stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let mut workers = interp::start(&spec, workload, &[node], gens, &sink, stop_rx);
+    let mut workers =
+        interp::start(&spec, workload, Arc::new(crate::workload::noop::NoopConnector), &[node], gens, &sink, stop_rx);
     workers.main_phase_done().await;
     workers.end().await;
     drop(sink);

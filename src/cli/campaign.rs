@@ -65,15 +65,23 @@ fn message(results: &runner::Results) -> Option<String> {
         Validity::Valid => None,
         Validity::Invalid => results
             .linearizable
-            .failures
-            .first()
+            .as_ref()
+            .and_then(|l| l.failures.first())
             .map(|f| format!("not linearizable: key {}: {}", f.key, f.message))
+            .or_else(|| {
+                let o = results.checkers.iter().find(|c| c.validity == Validity::Invalid)?;
+                Some(format!("{}: {}", o.checker, o.summary))
+            })
             .or_else(|| Some("invalid".into())),
         Validity::Unknown => results
             .linearizable
-            .unknown_keys
-            .first()
+            .as_ref()
+            .and_then(|l| l.unknown_keys.first())
             .map(|u| format!("unknown: key {}: {}", u.key, u.reason))
+            .or_else(|| {
+                let o = results.checkers.iter().find(|c| c.validity == Validity::Unknown)?;
+                Some(format!("{}: {}", o.checker, o.summary))
+            })
             .or_else(|| results.warnings.first().cloned()),
     }
 }

@@ -159,7 +159,7 @@ pub fn stop_on_signals() -> watch::Receiver<bool> {
 /// How a failed run maps to an exit code: the user's configuration (254) or brawl (255).
 pub fn run_error(e: RunError) -> CliError {
     match e {
-        RunError::Connect(_) | RunError::Nemesis(_) => CliError::bad_input(e),
+        RunError::Connect(_) | RunError::Nemesis(_) | RunError::Serves(_) => CliError::bad_input(e),
         _ => CliError::internal(e),
     }
 }
@@ -202,8 +202,11 @@ pub async fn run(args: RunArgs) -> Result<u8, CliError> {
     for w in &results.warnings {
         println!("warning: {w}");
     }
-    for f in &results.linearizable.failures {
+    for f in results.linearizable.iter().flat_map(|l| &l.failures) {
         println!("not linearizable: key {}: {}", f.key, f.message);
+    }
+    for o in results.checkers.iter().filter(|o| o.validity != crate::checker::Validity::Valid) {
+        println!("{}: {:?}: {}", o.checker, o.validity, o.summary);
     }
     println!("verdict: {:?}", results.validity);
     println!("report: {}", dir.report().display());

@@ -115,6 +115,28 @@ pub fn validate(raw: RawTest, file: &Path) -> Result<TestPlan, ConfigError> {
             return Err(err(rate.referenced, "rate", msg));
         }
     }
+    // The database must serve the workload, and a transactional workload's models must be Elle's.
+    let workload_at = raw.workload.referenced;
+    let kind = raw.workload.value.kind();
+    if let Err(msg) = crate::client::check_serves(&raw.db, kind) {
+        return Err(err(workload_at, "workload", msg));
+    }
+    if let WorkloadSpec::ListAppend(t) | WorkloadSpec::RwRegister(t) = &raw.workload.value {
+        let path = format!("workload.{}.consistency-models", kind.name());
+        for m in &t.consistency_models {
+            if crate::checker::models::canonical(m).is_none() {
+                let msg =
+                    format!("unknown consistency model {m:?}; expected one of {}", crate::checker::models::accepted());
+                return Err(err(workload_at, &path, msg));
+            }
+        }
+        let path = format!("workload.{}.anomalies", kind.name());
+        for a in &t.anomalies {
+            if !crate::checker::models::is_anomaly(a) {
+                return Err(err(workload_at, &path, format!("unknown anomaly {a:?}")));
+            }
+        }
+    }
     let slo = match raw.slo {
         Some(slo) => slo_of(slo, file)?,
         None => Slo::default(),
@@ -124,7 +146,7 @@ pub fn validate(raw: RawTest, file: &Path) -> Result<TestPlan, ConfigError> {
         nodes,
         ssh,
         db: raw.db,
-        workload: raw.workload,
+        workload: raw.workload.value,
         nemeses: raw.nemeses,
         timeline: raw.timeline,
         time_limit: raw.time_limit.value.0,
@@ -485,5 +507,23 @@ slo: { latency: 200ms, target: 99.9% }
         let text =
             "name: t\ncluster: c\ndb: { etcd: {} }\nworkload: { register: {} }\ntime-limit: 0s\nconcurrency: 1\n";
         snap!(err(text));
+    }
+
+    #[test]
+    fn issue_12_a_database_that_does_not_serve_the_workload_is_refused() {
+        let text = "name: t\ncluster: c\ndb: { etcd: {} }\nworkload: { bank: { accounts: 3 } }\ntime-limit: 5s\nconcurrency: 1\n";
+        let e = err(text);
+        assert!(e.starts_with("tests/test.yaml:4:"), "{e}");
+        assert!(e.contains("etcd does not serve the bank workload; it serves register"), "{e}");
+    }
+
+    #[test]
+    fn issue_12_transactional_workloads_name_elle_models() {
+        let ok = "name: t\ncluster: c\ndb: { etcd: {} }\nworkload: { register: {} }\ntime-limit: 5s\nconcurrency: 1\n";
+        assert!(plan(ok).is_ok());
+        let bad = "name: t\ncluster: c\ndb: { etcd: {} }\nworkload:\n  list-append: { consistency-models: [serialisable] }\ntime-limit: 5s\nconcurrency: 1\n";
+        let e = err(bad);
+        // etcd serves list-append only once its client does; either error names the field.
+        assert!(e.contains("workload"), "{e}");
     }
 }

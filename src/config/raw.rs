@@ -28,7 +28,7 @@ pub struct RawTest {
     /// The system under test.
     pub db: DbSpec,
     /// What the clients do.
-    pub workload: WorkloadSpec,
+    pub workload: Spanned<WorkloadSpec>,
     /// The faults to inject.
     #[serde(default)]
     pub nemeses: Vec<NemesisSpec>,
@@ -171,6 +171,15 @@ pub enum DbSpec {
     Etcd(EtcdSpec),
 }
 
+impl DbSpec {
+    /// The system's name, as a test file gives it (`etcd`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            DbSpec::Etcd(_) => "etcd",
+        }
+    }
+}
+
 /// How to install etcd.
 pub use crate::db::etcd::EtcdSpec;
 
@@ -180,10 +189,51 @@ pub use crate::db::etcd::EtcdSpec;
 pub enum WorkloadSpec {
     /// Reads, writes and compare-and-set on a few registers, checked for linearizability.
     Register(RegisterSpec),
+    /// Transactions of list appends and reads (Elle's list-append).
+    ListAppend(TxnSpec),
+    /// Transactions of register writes and reads (Elle's rw-register).
+    RwRegister(TxnSpec),
+    /// Adds of unique elements and reads of the set (Jepsen's set-full).
+    Set(SetSpec),
+    /// Adds to and reads of a counter.
+    Counter(CounterSpec),
+    /// Transfers between accounts and reads of the balances.
+    Bank(BankSpec),
 }
 
-/// The register workload's settings.
+impl WorkloadSpec {
+    /// Which workload this is.
+    pub fn kind(&self) -> crate::workload::WorkloadKind {
+        use crate::workload::WorkloadKind as K;
+        match self {
+            WorkloadSpec::Register(_) => K::Register,
+            WorkloadSpec::ListAppend(_) => K::ListAppend,
+            WorkloadSpec::RwRegister(_) => K::RwRegister,
+            WorkloadSpec::Set(_) => K::Set,
+            WorkloadSpec::Counter(_) => K::Counter,
+            WorkloadSpec::Bank(_) => K::Bank,
+        }
+    }
+
+    /// How long one op may take before it is abandoned as indeterminate.
+    pub fn op_timeout(&self) -> std::time::Duration {
+        use std::time::Duration;
+        match self {
+            WorkloadSpec::Register(s) => s.op_timeout.unwrap_or(Duration::from_secs(2)),
+            WorkloadSpec::ListAppend(s) | WorkloadSpec::RwRegister(s) => s.op_timeout(),
+            WorkloadSpec::Set(s) => s.op_timeout.unwrap_or(Duration::from_secs(5)),
+            WorkloadSpec::Counter(s) => s.op_timeout.unwrap_or(Duration::from_secs(5)),
+            WorkloadSpec::Bank(s) => s.op_timeout.unwrap_or(Duration::from_secs(5)),
+        }
+    }
+}
+
+/// The workloads' settings.
+pub use crate::workload::bank::BankSpec;
+pub use crate::workload::counter::CounterSpec;
 pub use crate::workload::register::RegisterSpec;
+pub use crate::workload::set::SetSpec;
+pub use crate::workload::txn::TxnSpec;
 
 pub use crate::nemesis::grudge::Topology;
 pub use crate::nemesis::spec::{KillSpec, NemesisSpec, PartitionSpec, PauseSpec, TimelineEntry};

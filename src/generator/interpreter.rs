@@ -18,9 +18,10 @@ use tokio::sync::{mpsc, watch};
 use tracing::{debug, warn};
 
 use super::ThreadGen;
+use crate::client::{Client, Connector};
 use crate::cluster::Node;
 use crate::history::{Header, HistoryWriter, Op, OpType, Process};
-use crate::workload::{Client, Completion, Invocation, Workload};
+use crate::workload::{Completion, FinalReaders, Invocation, Workload};
 
 /// Where ops go: the writer thread's channel.
 #[derive(Clone)]
@@ -188,6 +189,7 @@ enum Phase {
 pub fn start(
     spec: &RunSpec,
     workload: Arc<dyn Workload>,
+    connector: Arc<dyn Connector>,
     nodes: &[Node],
     gens: Vec<ThreadGen>,
     sink: &HistorySink,
@@ -203,7 +205,9 @@ pub fn start(
             process: thread as u64,
             concurrency: spec.concurrency as u64,
             node: nodes[thread % nodes.len()].clone(),
+            nodes: nodes.len(),
             workload: workload.clone(),
+            connector: connector.clone(),
             client: None,
             sink: sink.clone(),
             attempts: spec.final_read_attempts,
@@ -242,7 +246,10 @@ struct Worker {
     process: u64,
     concurrency: u64,
     node: Node,
+    /// How many nodes there are (a `OnePerNode` final read is done by threads `0..nodes`).
+    nodes: usize,
     workload: Arc<dyn Workload>,
+    connector: Arc<dyn Connector>,
     client: Option<Box<dyn Client>>,
     sink: HistorySink,
     attempts: u32,
@@ -282,16 +289,25 @@ impl Worker {
                 return;
             }
         }
-        // One thread per group reads the group's keys.
-        if *phase.borrow() == Phase::FinalReads && (self.thread as u32) < gen.groups {
-            for key in gen.group_keys() {
-                let op = self.workload.final_read(key);
-                for _ in 0..self.attempts {
-                    if self.perform(&op).await == OpType::Ok {
-                        break;
-                    }
-                    tokio::time::sleep(Duration::from_millis(500)).await;
+        if *phase.borrow() != Phase::FinalReads {
+            return;
+        }
+        let keys = match self.workload.final_readers() {
+            FinalReaders::Nobody => Vec::new(),
+            // One thread per group reads the group's keys.
+            FinalReaders::GroupLeaders if (self.thread as u32) < gen.groups => gen.group_keys(),
+            FinalReaders::GroupLeaders => Vec::new(),
+            // Threads 0..nodes are bound to nodes 0..nodes: each reads once.
+            FinalReaders::OnePerNode if self.thread < self.nodes => vec![0],
+            FinalReaders::OnePerNode => Vec::new(),
+        };
+        for key in keys {
+            let op = self.workload.final_read(key);
+            for _ in 0..self.attempts {
+                if self.perform(&op).await == OpType::Ok {
+                    break;
                 }
+                tokio::time::sleep(Duration::from_millis(500)).await;
             }
         }
     }
@@ -301,7 +317,7 @@ impl Worker {
         let node = Some(self.node.name.as_str());
         let process = Process::Client(self.process);
         if self.client.is_none() {
-            match self.workload.open_client(&self.node).await {
+            match self.connector.open(&self.node).await {
                 Ok(c) => self.client = Some(c),
                 Err(e) => {
                     // Jepsen's [:no-client ...]: the op definitely did not happen.
@@ -359,7 +375,6 @@ pub fn join_writer(handle: std::thread::JoinHandle<std::io::Result<WriteSummary>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checker::ModelKind;
     use crate::control::FakeRemote;
     use crate::generator::Schedule;
     use crate::history::{read_jsonl, validate_well_formed};
@@ -384,12 +399,15 @@ mod tests {
     }
 
     #[async_trait]
-    impl Workload for Flaky {
-        fn name(&self) -> &'static str {
-            "flaky"
-        }
-        async fn open_client(&self, _node: &Node) -> Result<Box<dyn Client>, String> {
+    impl Connector for Flaky {
+        async fn open(&self, _node: &Node) -> Result<Box<dyn Client>, String> {
             Ok(Box::new(FlakyClient(0)))
+        }
+    }
+
+    impl Workload for Flaky {
+        fn kind(&self) -> crate::workload::WorkloadKind {
+            crate::workload::WorkloadKind::Register
         }
         fn keys(&self) -> u32 {
             4
@@ -397,14 +415,17 @@ mod tests {
         fn op(&self, _rng: &mut ChaCha8Rng, key: u32) -> Invocation {
             Invocation { f: "write", value: json!([key, 1]) }
         }
+        fn final_readers(&self) -> FinalReaders {
+            FinalReaders::GroupLeaders
+        }
         fn final_read(&self, key: u32) -> Invocation {
             Invocation { f: "read", value: json!([key, null]) }
         }
-        fn model(&self) -> ModelKind {
-            ModelKind::CasRegister
-        }
         fn op_timeout(&self) -> Duration {
             Duration::from_secs(1)
+        }
+        fn check(&self, _ops: &[Op], _budget: &crate::checker::Budget) -> crate::workload::Checked {
+            crate::workload::Checked::default()
         }
     }
 
@@ -418,7 +439,7 @@ mod tests {
         let spec = RunSpec { concurrency: 3, time_limit: Duration::from_millis(200), final_read_attempts: 3 };
         let gens = Schedule::new(3, Some(300.0), 1).threads(4);
         let (_stop, stop_rx) = watch::channel(false);
-        let mut workers = start(&spec, Arc::new(Flaky), &nodes, gens, &sink, stop_rx);
+        let mut workers = start(&spec, Arc::new(Flaky), Arc::new(Flaky), &nodes, gens, &sink, stop_rx);
         workers.main_phase_done().await;
         workers.final_reads().await;
         drop(sink);
@@ -451,8 +472,15 @@ mod tests {
         let (sink, writer) = spawn_writer(&path, &Header::default(), Instant::now()).expect("writer");
         let spec = RunSpec { concurrency: 2, time_limit: Duration::from_secs(600), final_read_attempts: 1 };
         let (stop, stop_rx) = watch::channel(false);
-        let mut workers =
-            start(&spec, Arc::new(Flaky), &nodes, Schedule::new(2, Some(100.0), 2).threads(4), &sink, stop_rx);
+        let mut workers = start(
+            &spec,
+            Arc::new(Flaky),
+            Arc::new(Flaky),
+            &nodes,
+            Schedule::new(2, Some(100.0), 2).threads(4),
+            &sink,
+            stop_rx,
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
         stop.send(true).expect("send");
         tokio::time::timeout(Duration::from_secs(5), workers.main_phase_done()).await.expect("stops within 5 s");

@@ -16,8 +16,17 @@ use crate::config::{nodes_file_yaml, NodeEntry, SshOverrides};
 use crate::control::{quote, HostKeyChecking};
 
 /// Paths on every node that are private to it: what a system under test writes.
-pub const DEFAULT_PRIVATE_DIRS: &[&str] =
-    &["/root", "/tmp", "/var/tmp", "/run", "/var/log", "/var/lib/etcd", "/var/lib/redis", "/opt/brawl"];
+pub const DEFAULT_PRIVATE_DIRS: &[&str] = &[
+    "/root",
+    "/tmp",
+    "/var/tmp",
+    "/run",
+    "/var/log",
+    "/var/lib/etcd",
+    "/var/lib/redis",
+    "/var/lib/brawl",
+    "/opt/brawl",
+];
 /// How long a node's sshd gets to start listening.
 const SSHD_START: Duration = Duration::from_secs(15);
 

@@ -128,25 +128,29 @@ fn keys(n: usize) -> String {
 
 fn checkers(h: &mut String, run: &RunFiles) {
     let r = &run.results;
-    let lin = &r.linearizable;
     h.push_str("<h2>Checkers</h2><table id=checkers><tr><th>checker</th><th>verdict</th><th>reason</th></tr>");
-    let reason = match lin.validity {
-        Validity::Valid => format!(
-            "every key linearizable ({:?} model): {} keys, {} ops checked in {:.2} s",
-            lin.model,
-            lin.keys_checked,
-            lin.ops_checked,
-            lin.elapsed.as_secs_f64()
-        ),
-        Validity::Invalid => {
-            let first = lin.failures.first().map_or(String::new(), |f| format!(": key {}: {}", f.key, f.message));
-            format!("{} of {} not linearizable{first}", lin.failures.len(), keys(lin.keys_checked))
-        }
-        Validity::Unknown => {
-            let first = lin.unknown_keys.first().map_or(String::new(), |u| format!(": key {}: {}", u.key, u.reason));
-            format!("could not decide {}{first}", keys(lin.unknown_keys.len()))
-        }
-    };
+    let mut rows: Vec<(&str, Validity, String)> = Vec::new();
+    if let Some(lin) = &r.linearizable {
+        let reason = match lin.validity {
+            Validity::Valid => format!(
+                "every key linearizable ({:?} model): {} keys, {} ops checked in {:.2} s",
+                lin.model,
+                lin.keys_checked,
+                lin.ops_checked,
+                lin.elapsed.as_secs_f64()
+            ),
+            Validity::Invalid => {
+                let first = lin.failures.first().map_or(String::new(), |f| format!(": key {}: {}", f.key, f.message));
+                format!("{} of {} not linearizable{first}", lin.failures.len(), keys(lin.keys_checked))
+            }
+            Validity::Unknown => {
+                let first =
+                    lin.unknown_keys.first().map_or(String::new(), |u| format!(": key {}: {}", u.key, u.reason));
+                format!("could not decide {}{first}", keys(lin.unknown_keys.len()))
+            }
+        };
+        rows.push(("linearizable", lin.validity, reason));
+    }
     let st = &r.stats;
     let mut st_reason = format!("{} ok, {} fail, {} info", st.total.ok, st.total.fail, st.total.info);
     if st.total.ok == 0 {
@@ -156,7 +160,8 @@ fn checkers(h: &mut String, run: &RunFiles) {
     }
     // A built-in checker that panicked has a `CheckOutcome` of its name: that row replaces its own.
     let replaced = |name: &str| r.checkers.iter().any(|c| c.checker == name);
-    for (name, v, reason) in [("linearizable", lin.validity, reason), ("stats", st.validity, st_reason)] {
+    rows.push(("stats", st.validity, st_reason));
+    for (name, v, reason) in rows {
         if !replaced(name) {
             let _ = write!(
                 h,
@@ -296,7 +301,7 @@ fn faults_section(h: &mut String, run: &RunFiles, d: &Digest) {
 }
 
 fn anomalies(h: &mut String, run: &RunFiles, d: &Digest) {
-    let lin = &run.results.linearizable;
+    let Some(lin) = &run.results.linearizable else { return };
     if lin.failures.is_empty() && lin.unknown_keys.is_empty() {
         return;
     }
@@ -340,7 +345,8 @@ fn process_timeline(h: &mut String, run: &RunFiles, d: &Digest) {
     if d.ops.is_empty() {
         return;
     }
-    let (pages, total) = timeline::pages(d, &run.results.linearizable.failures);
+    let (pages, total) =
+        timeline::pages(d, run.results.linearizable.as_ref().map_or(&[][..], |l| l.failures.as_slice()));
     let _ = write!(
         h,
         "<h2 id=timeline>Timeline</h2><p>Ops per process, time flowing down, {PAGE_OPS} ops a page; {} of {total} pages \

@@ -23,36 +23,38 @@ pub fn junit_xml(r: &Results) -> Result<String, quick_junit::SerializeError> {
     suite.add_property(Property::new("validity", format!("{:?}", r.validity).to_lowercase()));
     suite.add_property(Property::new("history-ops", r.history_ops.to_string()));
 
-    let lin = &r.linearizable;
-    let mut explanation = Vec::new();
-    for f in &lin.failures {
-        explanation.push(format!("key {}: {}", f.key, f.message));
-        explanation.push(format!("  cannot be linearized: {}", op_line(&f.op)));
-        explanation.push(format!("  invoked as: {}", op_line(&f.invocation)));
-        let states: Vec<String> = f.possible_states.iter().map(|s| s.to_string()).collect();
-        explanation.push(format!("  states possible before it: {}", states.join(", ")));
-        for c in &f.concurrent {
-            explanation.push(format!("  concurrent: {}", op_line(c)));
+    let lin_case = r.linearizable.as_ref().map(|lin| {
+        let mut explanation = Vec::new();
+        for f in &lin.failures {
+            explanation.push(format!("key {}: {}", f.key, f.message));
+            explanation.push(format!("  cannot be linearized: {}", op_line(&f.op)));
+            explanation.push(format!("  invoked as: {}", op_line(&f.invocation)));
+            let states: Vec<String> = f.possible_states.iter().map(|s| s.to_string()).collect();
+            explanation.push(format!("  states possible before it: {}", states.join(", ")));
+            for c in &f.concurrent {
+                explanation.push(format!("  concurrent: {}", op_line(c)));
+            }
+            if f.concurrent_omitted > 0 {
+                explanation.push(format!("  ... and {} more concurrent ops", f.concurrent_omitted));
+            }
         }
-        if f.concurrent_omitted > 0 {
-            explanation.push(format!("  ... and {} more concurrent ops", f.concurrent_omitted));
+        for u in &lin.unknown_keys {
+            explanation.push(format!("key {}: unknown: {}", u.key, u.reason));
         }
-    }
-    for u in &lin.unknown_keys {
-        explanation.push(format!("key {}: unknown: {}", u.key, u.reason));
-    }
-    let summary = match lin.validity {
-        Validity::Valid => String::new(),
-        Validity::Invalid => format!("{} of {} keys are not linearizable", lin.failures.len(), lin.keys_checked),
-        Validity::Unknown => format!(
-            "could not decide linearizability for {} of {} keys (see the text)",
-            lin.unknown_keys.len(),
-            lin.keys_checked
-        ),
-    };
-    let mut lin_case = case("linearizable", lin.validity, &summary, &explanation.join("\n"));
-    lin_case.set_time(lin.elapsed);
-    lin_case.set_classname(format!("brawl.{}", r.test));
+        let summary = match lin.validity {
+            Validity::Valid => String::new(),
+            Validity::Invalid => format!("{} of {} keys are not linearizable", lin.failures.len(), lin.keys_checked),
+            Validity::Unknown => format!(
+                "could not decide linearizability for {} of {} keys (see the text)",
+                lin.unknown_keys.len(),
+                lin.keys_checked
+            ),
+        };
+        let mut lin_case = case("linearizable", lin.validity, &summary, &explanation.join("\n"));
+        lin_case.set_time(lin.elapsed);
+        lin_case.set_classname(format!("brawl.{}", r.test));
+        lin_case
+    });
 
     let st = &r.stats;
     let mut detail = vec![format!("total: {} ok, {} fail, {} info", st.total.ok, st.total.fail, st.total.info)];
@@ -68,7 +70,12 @@ pub fn junit_xml(r: &Results) -> Result<String, quick_junit::SerializeError> {
     // A built-in checker that panicked has a `CheckOutcome` of its name: that case replaces its own.
     let replaced = |name: &str| r.checkers.iter().any(|c| c.checker == name);
     suite.add_test_cases(
-        [("linearizable", lin_case), ("stats", stats_case)].into_iter().filter(|(n, _)| !replaced(n)).map(|(_, c)| c),
+        lin_case
+            .map(|c| ("linearizable", c))
+            .into_iter()
+            .chain([("stats", stats_case)])
+            .filter(|(n, _)| !replaced(n))
+            .map(|(_, c)| c),
     );
     suite.add_test_cases(super::outcomes::junit_cases(&r.checkers, &format!("brawl.{}", r.test)));
     let mut report = Report::new("brawl");

@@ -8,10 +8,10 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Instant;
 
 use crate::checker::{
-    check_linearizable, stats, Budget, CheckOutcome, LinearizabilityResult, ModelKind, StatsResult, UnknownKey,
-    Validity,
+    stats, Budget, CheckOutcome, LinearizabilityResult, ModelKind, StatsResult, UnknownKey, Validity,
 };
 use crate::history::Op;
+use crate::workload::{Checked, Workload, WorkloadKind};
 
 use super::{failpoint, panic_message};
 
@@ -34,25 +34,31 @@ pub fn panicked(name: &str, message: &str) -> CheckOutcome {
     }
 }
 
-/// The linearizability checker; on a panic, an unknown result whose reason is the message.
-pub fn linearizable(ops: &[Op], model: ModelKind, budget: &Budget) -> (LinearizabilityResult, Option<CheckOutcome>) {
+/// A workload's checkers; on a panic, `unknown`: for a workload checked for linearizability an
+/// unknown linearizability result whose reason is the message (failpoint
+/// `check.linearizable.panic`), for the others an outcome named after the workload
+/// (`check.<workload>.panic`). The panicked outcome is the second value.
+pub fn workload(workload: &dyn Workload, ops: &[Op], budget: &Budget) -> (Checked, Option<CheckOutcome>) {
     let started = Instant::now();
-    match guarded("linearizable", || check_linearizable(ops, model, budget)) {
+    let linearizable = workload.kind() == WorkloadKind::Register;
+    let name = if linearizable { "linearizable" } else { workload.name() };
+    match guarded(name, || workload.check(ops, budget)) {
         Ok(r) => (r, None),
         Err(message) => {
-            tracing::error!(%message, "the linearizable checker panicked; its verdict is unknown");
-            let outcome = panicked("linearizable", &message);
-            let r = LinearizabilityResult {
+            tracing::error!(%message, checker = name, "a checker panicked; its verdict is unknown");
+            let outcome = panicked(name, &message);
+            let lin = linearizable.then(|| LinearizabilityResult {
                 validity: Validity::Unknown,
-                model,
+                model: ModelKind::CasRegister,
                 keys_checked: 0,
                 ops_checked: 0,
                 failures: Vec::new(),
                 unknown_keys: vec![UnknownKey { key: serde_json::Value::Null, reason: outcome.summary.clone() }],
                 elapsed: started.elapsed(),
                 peak_search_bytes: 0,
-            };
-            (r, Some(outcome))
+            });
+            let outcomes = if linearizable { Vec::new() } else { vec![outcome.clone()] };
+            (Checked { linearizable: lin, outcomes }, Some(outcome))
         }
     }
 }

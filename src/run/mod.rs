@@ -27,6 +27,7 @@ use tokio::sync::watch;
 use tracing::{info, warn};
 
 use crate::checker::{Budget, Validity};
+use crate::client::Connector;
 use crate::cluster::Cluster;
 use crate::config::{DbSpec, TestPlan, WorkloadSpec};
 use crate::control::{ControlError, SshTarget};
@@ -36,7 +37,7 @@ use crate::generator::Schedule;
 use crate::history::{read_jsonl, Header, OpType, Process};
 use crate::nemesis::{self, FaultOp, Nemesis, NemesisCtx};
 use crate::workload::register::Register;
-use crate::workload::Workload;
+use crate::workload::{bank::Bank, counter::Counter, set::Set, txn::Txn, Workload};
 pub use progress::{Phase, Reporter, RunEvent};
 pub use results::Results;
 pub use store::RunDir;
@@ -55,6 +56,19 @@ pub enum RunError {
         /// Why.
         #[source]
         source: DbError,
+    },
+    /// The database does not serve the workload.
+    #[error("{0}")]
+    Serves(String),
+    /// The client's setup (tables, initial data) failed.
+    #[error("setting up the {workload} workload's data in {db} failed: {reason}")]
+    ClientSetup {
+        /// Which db.
+        db: &'static str,
+        /// Which workload.
+        workload: &'static str,
+        /// Why.
+        reason: String,
     },
     /// The fault schedule does not fit the cluster (an unknown node, an unsupported fault).
     #[error(transparent)]
@@ -100,6 +114,11 @@ pub fn build_db(spec: &DbSpec, test: &str, env: Vec<(String, String)>) -> Arc<dy
 pub fn build_workload(spec: &WorkloadSpec) -> Arc<dyn Workload> {
     match spec {
         WorkloadSpec::Register(s) => Arc::new(Register::new(s)),
+        WorkloadSpec::ListAppend(s) => Arc::new(Txn::new(crate::checker::txn::Model::ListAppend, s)),
+        WorkloadSpec::RwRegister(s) => Arc::new(Txn::new(crate::checker::txn::Model::RwRegister, s)),
+        WorkloadSpec::Set(s) => Arc::new(Set::new(s)),
+        WorkloadSpec::Counter(s) => Arc::new(Counter::new(s)),
+        WorkloadSpec::Bank(s) => Arc::new(Bank::new(s)),
     }
 }
 
@@ -156,6 +175,7 @@ async fn run_in(
     };
     let db = build_db(&plan.db, &plan.name, env);
     let workload = build_workload(&plan.workload);
+    let connector = crate::client::connector(&plan.db, &plan.workload, &cluster).map_err(RunError::Serves)?;
     let names: Vec<String> = cluster.nodes().iter().map(|n| n.name.clone()).collect();
     nemesis::validate(&plan.nemeses, &plan.timeline, &names)?;
     nemesis::check_schedule_size(&plan.nemeses, plan.time_limit)?;
@@ -163,15 +183,29 @@ async fn run_in(
     let mut nem = nemesis::build(&plan.nemeses, seed)?;
 
     let setup = match db::cycle(db.as_ref(), &cluster).await {
-        Ok(()) => nem.setup(&ctx).await.map_err(RunError::from),
+        Ok(()) => match connector.setup(&cluster).await {
+            Ok(()) => nem.setup(&ctx).await.map_err(RunError::from),
+            Err(reason) => Err(RunError::ClientSetup { db: db.name(), workload: workload.name(), reason }),
+        },
         Err(e) => Err(RunError::Db { db: db.name(), source: e }),
     };
     let driven = match setup {
         // A panic while driving must not skip the healing below: catch it, heal, report it.
-        Ok(()) => AssertUnwindSafe(drive(plan, seed, &cluster, workload.clone(), dir, stop, &mut nem, &ctx, &reporter))
-            .catch_unwind()
-            .await
-            .unwrap_or_else(|panic| Err(RunError::Panic(panic_message(panic.as_ref())))),
+        Ok(()) => AssertUnwindSafe(drive(
+            plan,
+            seed,
+            &cluster,
+            workload.clone(),
+            connector.clone(),
+            dir,
+            stop,
+            &mut nem,
+            &ctx,
+            &reporter,
+        ))
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|panic| Err(RunError::Panic(panic_message(panic.as_ref())))),
         Err(e) => Err(e),
     };
     // Whatever happened, every fault is healed before the db goes.
@@ -193,7 +227,7 @@ async fn run_in(
     let ops = &history.ops;
     // Each checker under catch_unwind: a panic is that checker's `unknown` (see `guard`).
     let (stats_result, stats_panic) = guard::stats_checked(ops);
-    let (lin, lin_panic) = guard::linearizable(ops, workload.model(), &opts.budget);
+    let (checked, check_panic) = guard::workload(workload.as_ref(), ops, &opts.budget);
     let mut warnings = results::stats_warnings(&stats_result);
     if interrupted {
         warnings.push("interrupted: the run was stopped before its time limit".into());
@@ -204,13 +238,25 @@ async fn run_in(
     let results = Results {
         version: results::RESULTS_VERSION,
         test: plan.name.clone(),
-        validity: lin.validity.merge(stats_result.validity),
+        validity: checked
+            .outcomes
+            .iter()
+            .map(|o| o.validity)
+            .chain(checked.linearizable.as_ref().map(|l| l.validity))
+            .fold(stats_result.validity, Validity::merge),
         start: started_at.to_rfc3339(),
         duration_s: clock.elapsed().as_secs_f64(),
         seed,
-        linearizable: lin,
+        linearizable: checked.linearizable,
         stats: stats_result,
-        checkers: lin_panic.into_iter().chain(stats_panic).collect(),
+        // A panicked linearizability checker is listed here; other checkers' outcomes (a
+        // panicked one among them) are the workload's own.
+        checkers: checked
+            .outcomes
+            .into_iter()
+            .chain(check_panic.filter(|_| workload.kind() == crate::workload::WorkloadKind::Register))
+            .chain(stats_panic)
+            .collect(),
         warnings,
         history_ops: summary.ops,
         interrupted,
@@ -240,6 +286,7 @@ async fn drive(
     seed: u64,
     cluster: &Cluster,
     workload: Arc<dyn Workload>,
+    connector: Arc<dyn Connector>,
     dir: &RunDir,
     stop: watch::Receiver<bool>,
     nem: &mut dyn Nemesis,
@@ -255,7 +302,7 @@ async fn drive(
     // A failed history write (a full disk) stops the run like Ctrl-C; the error comes at the end.
     let mut stop = halt::stop_on_write_failure(stop, sink.weak());
     let spec = RunSpec { concurrency: plan.concurrency, time_limit: plan.time_limit, final_read_attempts: 10 };
-    let mut workers = interpreter::start(&spec, workload, cluster.nodes(), gens, &sink, stop.clone());
+    let mut workers = interpreter::start(&spec, workload, connector, cluster.nodes(), gens, &sink, stop.clone());
     reporter.send(RunEvent::Counting(sink.counts()));
     reporter.phase(Phase::Main);
     let faults = nemesis::plan(&plan.nemeses, &plan.timeline, seed, plan.time_limit);

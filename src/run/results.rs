@@ -29,8 +29,9 @@ pub struct Results {
     pub duration_s: f64,
     /// The seed that drove every RNG.
     pub seed: u64,
-    /// The linearizability checker.
-    pub linearizable: LinearizabilityResult,
+    /// The linearizability checker, for workloads it checks (registers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub linearizable: Option<LinearizabilityResult>,
     /// ok / fail / info counts per f.
     pub stats: StatsResult,
     /// Every other checker the workload runs (sets, counters, transactions ...), in order.

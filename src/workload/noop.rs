@@ -8,9 +8,11 @@ use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value};
 
-use super::{Client, Completion, Invocation, Workload};
-use crate::checker::ModelKind;
+use super::{Checked, Completion, FinalReaders, Invocation, Workload, WorkloadKind};
+use crate::checker::{check_linearizable, Budget, ModelKind};
+use crate::client::{Client, Connector};
 use crate::cluster::Node;
+use crate::history::Op;
 
 /// The no-op workload over `keys` keys.
 pub struct Noop {
@@ -20,6 +22,16 @@ pub struct Noop {
 
 struct NoopClient;
 
+/// Opens clients that answer every op at once with its own value.
+pub struct NoopConnector;
+
+#[async_trait]
+impl Connector for NoopConnector {
+    async fn open(&self, _node: &Node) -> Result<Box<dyn Client>, String> {
+        Ok(Box::new(NoopClient))
+    }
+}
+
 #[async_trait]
 impl Client for NoopClient {
     async fn invoke(&mut self, op: &Invocation) -> Completion {
@@ -27,13 +39,12 @@ impl Client for NoopClient {
     }
 }
 
-#[async_trait]
 impl Workload for Noop {
+    fn kind(&self) -> WorkloadKind {
+        WorkloadKind::Register
+    }
     fn name(&self) -> &'static str {
         "noop"
-    }
-    async fn open_client(&self, _node: &Node) -> Result<Box<dyn Client>, String> {
-        Ok(Box::new(NoopClient))
     }
     fn keys(&self) -> u32 {
         self.keys
@@ -44,8 +55,11 @@ impl Workload for Noop {
     fn final_read(&self, key: u32) -> Invocation {
         Invocation { f: "read", value: json!([key, Value::Null]) }
     }
-    fn model(&self) -> ModelKind {
-        ModelKind::Register
+    fn final_readers(&self) -> FinalReaders {
+        FinalReaders::GroupLeaders
+    }
+    fn check(&self, ops: &[Op], budget: &Budget) -> Checked {
+        Checked { linearizable: Some(check_linearizable(ops, ModelKind::Register, budget)), outcomes: Vec::new() }
     }
     fn op_timeout(&self) -> Duration {
         Duration::from_secs(1)
