@@ -108,7 +108,7 @@ fn run_dir(dir: &Path, test: &str, ops: &[Op], test_yaml: &str, argv: &[&str]) -
         duration_s: 12.5,
         seed: 7,
         warnings: stats_warnings(&st),
-        linearizable: lin,
+        linearizable: Some(lin),
         stats: st,
         checkers: Vec::new(),
         history_ops: ops.len() as u64,
@@ -250,8 +250,9 @@ fn junit_validates_against_the_jenkins_schema_for_every_verdict() {
     // Unknown: an error of type unknown, with the reason.
     let dir = tempfile::tempdir().expect("tempdir");
     let mut r = run_dir(dir.path(), "reg", &sequential(&values).ops, YAML, &["brawl"]);
-    r.linearizable.validity = Validity::Unknown;
-    r.linearizable.unknown_keys.push(UnknownKey { key: json!(0), reason: "time budget exhausted".into() });
+    let lin = r.linearizable.as_mut().expect("register run");
+    lin.validity = Validity::Unknown;
+    lin.unknown_keys.push(UnknownKey { key: json!(0), reason: "time budget exhausted".into() });
     r.validity = Validity::Unknown;
     write_results(dir.path(), &r);
     brawl::report::write_run(dir.path()).expect("report");

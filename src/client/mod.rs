@@ -10,6 +10,7 @@
 //! refused when the test file is validated.
 
 pub mod etcd;
+pub mod external;
 
 use std::sync::Arc;
 
@@ -43,15 +44,29 @@ pub trait Connector: Send + Sync {
 pub fn serves(db: &DbSpec) -> &'static [WorkloadKind] {
     match db {
         DbSpec::Etcd(_) => etcd::SERVES,
+        // A system defined in the test file has no built-in client: only an external one.
+        DbSpec::Shell(_) => &[],
     }
 }
 
-/// The connector for `db` and `workload`, or why the pair cannot be tested (the database does
-/// not serve the workload).
-pub fn connector(db: &DbSpec, workload: &WorkloadSpec, cluster: &Cluster) -> Result<Arc<dyn Connector>, String> {
+/// The connector for a test: its external client (`client: { command }`) when it has one,
+/// which serves every workload, else the database's own; or why the pair cannot be tested
+/// (the database does not serve the workload).
+pub fn connector(
+    db: &DbSpec,
+    workload: &WorkloadSpec,
+    external: Option<&external::ClientSpec>,
+    test: &str,
+    cluster: &Cluster,
+) -> Result<Arc<dyn Connector>, String> {
+    if let Some(spec) = external {
+        let c = external::ExternalConnector::new(spec, workload.kind(), workload.op_timeout(), test, cluster);
+        return Ok(Arc::new(c));
+    }
     check_serves(db, workload.kind())?;
     Ok(match db {
         DbSpec::Etcd(_) => Arc::new(etcd::EtcdConnector::new(workload, cluster)),
+        DbSpec::Shell(_) => return Err("a system defined by shell commands needs a `client: { command: ... }`".into()),
     })
 }
 

@@ -26,6 +26,8 @@ pub struct TestPlan {
     pub ssh: SshOverrides,
     /// The system under test.
     pub db: DbSpec,
+    /// A client in any language (`client: { command: ... }`), instead of the built-in one.
+    pub client: Option<crate::config::raw::ClientSpec>,
     /// What the clients do.
     pub workload: WorkloadSpec,
     /// The faults to inject, in file order.
@@ -118,7 +120,25 @@ pub fn validate(raw: RawTest, file: &Path) -> Result<TestPlan, ConfigError> {
     // The database must serve the workload, and a transactional workload's models must be Elle's.
     let workload_at = raw.workload.referenced;
     let kind = raw.workload.value.kind();
-    if let Err(msg) = crate::client::check_serves(&raw.db, kind) {
+    let mut db = raw.db.value;
+    if let DbSpec::Shell(shell) = &mut db {
+        crate::db::shell::validate(shell, raw.db.referenced).map_err(|e| err(e.at, &e.path, e.message))?;
+        shell.file = Some(file.to_path_buf());
+        if raw.client.is_none() {
+            let msg = "a system defined by shell commands has no built-in client: give a `client: { command: ... }` \
+                       section (see docs/client-protocol.md)";
+            return Err(err(raw.db.referenced, "db.shell", msg.into()));
+        }
+    }
+    if let Some(client) = &raw.client {
+        if client.value.command.trim().is_empty() {
+            return Err(err(
+                client.referenced,
+                "client.command",
+                "is empty: expected the command that starts one client".into(),
+            ));
+        }
+    } else if let Err(msg) = crate::client::check_serves(&db, kind) {
         return Err(err(workload_at, "workload", msg));
     }
     if let WorkloadSpec::ListAppend(t) | WorkloadSpec::RwRegister(t) = &raw.workload.value {
@@ -145,7 +165,8 @@ pub fn validate(raw: RawTest, file: &Path) -> Result<TestPlan, ConfigError> {
         name: name.value,
         nodes,
         ssh,
-        db: raw.db,
+        db,
+        client: raw.client.map(|c| c.value),
         workload: raw.workload.value,
         nemeses: raw.nemeses,
         timeline: raw.timeline,

@@ -26,9 +26,11 @@ pub struct RawTest {
     /// SSH settings for every node; override those of the nodes file.
     pub ssh: Option<RawSsh>,
     /// The system under test.
-    pub db: DbSpec,
+    pub db: Spanned<DbSpec>,
     /// What the clients do.
     pub workload: Spanned<WorkloadSpec>,
+    /// A client in any language, instead of the database's built-in one.
+    pub client: Option<Spanned<ClientSpec>>,
     /// The faults to inject.
     #[serde(default)]
     pub nemeses: Vec<NemesisSpec>,
@@ -169,6 +171,8 @@ pub enum RawSudo {
 pub enum DbSpec {
     /// etcd.
     Etcd(EtcdSpec),
+    /// A system defined in the test file by shell commands.
+    Shell(ShellSpec),
 }
 
 impl DbSpec {
@@ -176,12 +180,17 @@ impl DbSpec {
     pub fn name(&self) -> &'static str {
         match self {
             DbSpec::Etcd(_) => "etcd",
+            DbSpec::Shell(_) => "shell",
         }
     }
 }
 
+/// A client in any language.
+pub use crate::client::external::ClientSpec;
 /// How to install etcd.
 pub use crate::db::etcd::EtcdSpec;
+/// A system's lifecycle as shell commands.
+pub use crate::db::shell::ShellSpec;
 
 /// What the clients do.
 #[derive(Clone, Debug, PartialEq, Deserialize)]

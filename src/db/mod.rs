@@ -5,6 +5,7 @@
 //! until the system answers. One file per system under test: `etcd.rs`.
 
 pub mod etcd;
+pub mod shell;
 
 use std::time::Duration;
 
@@ -43,6 +44,18 @@ pub enum DbError {
         /// What the test asks for.
         wanted: String,
     },
+    /// A step of a system the test file defines (`db: shell:`) failed.
+    #[error("{place} failed on {node} (exit {status}): {tail}")]
+    Step {
+        /// `file:line: db.shell.setup`.
+        place: String,
+        /// Node name.
+        node: String,
+        /// Its exit status (-1: the template did not render).
+        status: i32,
+        /// The tail of its output.
+        tail: String,
+    },
     /// A local file named by the test could not be read.
     #[error("{path}: {reason}")]
     LocalFile {
@@ -68,6 +81,9 @@ pub enum DbError {
 pub trait Db: Send + Sync {
     /// A short name for logs and reports (`etcd`).
     fn name(&self) -> &'static str;
+    /// Learns the cluster before any other call (`cycle` and `teardown_all` call it first);
+    /// for systems whose per-node commands need every node (templates).
+    fn bind(&self, _cluster: &Cluster) {}
     /// Installs, configures and starts the system on `node`. Idempotent.
     async fn setup(&self, cluster: &Cluster, node: &Node) -> Result<(), DbError>;
     /// Stops the system on `node` and removes its data, so the next run starts from empty.
@@ -121,6 +137,7 @@ pub trait Primary: Send + Sync {
 /// Tears the system down on every node, sets it up on every node, and waits for it: every run
 /// starts from empty data. Jepsen's `db/cycle!`.
 pub async fn cycle(db: &dyn Db, cluster: &Cluster) -> Result<(), DbError> {
+    db.bind(cluster);
     teardown_all(db, cluster).await?;
     for (_, r) in cluster.on_nodes(|node| db.setup(cluster, node)).await {
         r?;
@@ -130,6 +147,7 @@ pub async fn cycle(db: &dyn Db, cluster: &Cluster) -> Result<(), DbError> {
 
 /// Tears the system down on every node; the first error wins, after all nodes were tried.
 pub async fn teardown_all(db: &dyn Db, cluster: &Cluster) -> Result<(), DbError> {
+    db.bind(cluster);
     let mut first = Ok(());
     for (_, r) in cluster.on_nodes(|node| db.teardown(node)).await {
         if first.is_ok() {

@@ -107,6 +107,7 @@ pub struct RunOptions {
 pub fn build_db(spec: &DbSpec, test: &str, env: Vec<(String, String)>) -> Arc<dyn Db> {
     match spec {
         DbSpec::Etcd(s) => Arc::new(db::etcd::Etcd::new(s.clone(), test).with_env(env)),
+        DbSpec::Shell(s) => Arc::new(db::shell::Shell::new(s.clone()).with_env(env)),
     }
 }
 
@@ -175,7 +176,8 @@ async fn run_in(
     };
     let db = build_db(&plan.db, &plan.name, env);
     let workload = build_workload(&plan.workload);
-    let connector = crate::client::connector(&plan.db, &plan.workload, &cluster).map_err(RunError::Serves)?;
+    let connector = crate::client::connector(&plan.db, &plan.workload, plan.client.as_ref(), &plan.name, &cluster)
+        .map_err(RunError::Serves)?;
     let names: Vec<String> = cluster.nodes().iter().map(|n| n.name.clone()).collect();
     nemesis::validate(&plan.nemeses, &plan.timeline, &names)?;
     nemesis::check_schedule_size(&plan.nemeses, plan.time_limit)?;
