@@ -72,7 +72,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         duration_s: end as f64 / 1e9 + started.elapsed().as_secs_f64(),
         seed: 42,
         warnings: stats_warnings(&st),
-        linearizable: lin,
+        linearizable: Some(lin),
         stats: st,
         checkers: Vec::new(),
         history_ops: history.len() as u64,

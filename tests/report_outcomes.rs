@@ -83,7 +83,7 @@ fn run_dir(dir: &Path, ops: &[Op], checkers: Vec<CheckOutcome>) -> Results {
         duration_s: 1.0,
         seed: 3,
         warnings: Vec::new(),
-        linearizable: lin,
+        linearizable: Some(lin),
         stats: st,
         checkers,
         history_ops: ops.len() as u64,

@@ -92,6 +92,10 @@ pub struct InterpreterArgs {
     /// Where to write the history (default: a temporary file, removed afterwards).
     #[arg(long)]
     history: Option<std::path::PathBuf>,
+    /// Drive an external client instead (the command of a test's `client:` section, one
+    /// process per worker, JSON lines protocol): measures the protocol's throughput.
+    #[arg(long, value_name = "CMD")]
+    client_command: Option<String>,
 }
 
 /// Arguments of `brawl bench fanout`.
@@ -226,8 +230,28 @@ async fn interpreter(args: InterpreterArgs) -> Result<u8, CliError> {
     let (sink, writer) = interp::spawn_writer(&path, &header, started).map_err(CliError::internal)?;
     let spec = interp::RunSpec { concurrency: args.concurrency, time_limit: args.duration, final_read_attempts: 1 };
     let (_stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let mut workers =
-        interp::start(&spec, workload, Arc::new(crate::workload::noop::NoopConnector), &[node], gens, &sink, stop_rx);
+    let connector: Arc<dyn crate::client::Connector> = match &args.client_command {
+        Some(command) => {
+            let spec = crate::client::external::ClientSpec {
+                command: command.clone(),
+                hello_timeout: None,
+                env: Default::default(),
+            };
+            let cluster = crate::cluster::Cluster::new(vec![node.remote.clone()]);
+            let c = crate::client::external::ExternalConnector::new(
+                &spec,
+                workload.kind(),
+                Duration::from_secs(5),
+                "bench",
+                &cluster,
+            );
+            crate::client::Connector::setup(&c, &cluster).await.map_err(|e| CliError::bad_input(anyhow::anyhow!(e)))?;
+            Arc::new(c)
+        }
+        None => Arc::new(crate::workload::noop::NoopConnector),
+    };
+    let what = if args.client_command.is_some() { "an external client" } else { "a no-op client" };
+    let mut workers = interp::start(&spec, workload, connector, &[node], gens, &sink, stop_rx);
     workers.main_phase_done().await;
     workers.end().await;
     drop(sink);
@@ -241,12 +265,13 @@ async fn interpreter(args: InterpreterArgs) -> Result<u8, CliError> {
         let _ = std::fs::remove_file(&tmp);
     }
     println!(
-        "interpreter with a no-op client, {} threads: {} history ops in {:.2} s = {:.0} ops/s written ({:.0} MB/s)",
+        "interpreter with {what}, {} threads: {} history ops in {:.2} s = {:.0} ops/s written ({:.0} MB/s), {:.0} client ops/s",
         args.concurrency,
         summary.ops,
         secs,
         summary.ops as f64 / secs,
-        bytes as f64 / secs / 1e6
+        bytes as f64 / secs / 1e6,
+        summary.ops as f64 / 2.0 / secs
     );
     Ok(EXIT_OK)
 }

@@ -330,6 +330,7 @@ slo: { latency: 200ms, target: 99.9% }
                 connect_timeout: Some(Duration::from_secs(5)),
                 command_timeout: Some(Duration::from_secs(120)),
             },
+            client: None,
             db: DbSpec::Etcd(EtcdSpec { version: Some("3.4.23".into()), ..EtcdSpec::default() }),
             workload: WorkloadSpec::Register(RegisterSpec { keys: Some(8), ..Default::default() }),
             nemeses: vec![

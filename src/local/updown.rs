@@ -24,7 +24,11 @@ pub const DEFAULT_PRIVATE_DIRS: &[&str] = &[
     "/var/log",
     "/var/lib/etcd",
     "/var/lib/redis",
-    "/var/lib/brawl",
+    // One per system under test: /var/lib/brawl itself holds the clusters' state (BRAWL_HOME).
+    "/var/lib/brawl/postgres",
+    "/var/lib/brawl/mariadb",
+    "/var/lib/brawl/redis",
+    "/var/lib/brawl/shell",
     "/opt/brawl",
 ];
 /// How long a node's sshd gets to start listening.
