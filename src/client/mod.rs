@@ -10,6 +10,7 @@
 //! refused when the test file is validated.
 
 pub mod etcd;
+pub mod redis;
 
 use std::sync::Arc;
 
@@ -43,6 +44,7 @@ pub trait Connector: Send + Sync {
 pub fn serves(db: &DbSpec) -> &'static [WorkloadKind] {
     match db {
         DbSpec::Etcd(_) => etcd::SERVES,
+        DbSpec::Redis(_) => redis::SERVES,
     }
 }
 
@@ -52,6 +54,7 @@ pub fn connector(db: &DbSpec, workload: &WorkloadSpec, cluster: &Cluster) -> Res
     check_serves(db, workload.kind())?;
     Ok(match db {
         DbSpec::Etcd(_) => Arc::new(etcd::EtcdConnector::new(workload, cluster)),
+        DbSpec::Redis(s) => Arc::new(redis::RedisConnector::new(s, workload, cluster)?),
     })
 }
 

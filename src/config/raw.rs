@@ -169,6 +169,8 @@ pub enum RawSudo {
 pub enum DbSpec {
     /// etcd.
     Etcd(EtcdSpec),
+    /// Redis, alone or with replicas and Sentinel.
+    Redis(crate::db::redis::RedisSpec),
 }
 
 impl DbSpec {
@@ -176,6 +178,7 @@ impl DbSpec {
     pub fn name(&self) -> &'static str {
         match self {
             DbSpec::Etcd(_) => "etcd",
+            DbSpec::Redis(_) => "redis",
         }
     }
 }

@@ -5,6 +5,7 @@
 //! until the system answers. One file per system under test: `etcd.rs`.
 
 pub mod etcd;
+pub mod redis;
 
 use std::time::Duration;
 
