@@ -25,7 +25,8 @@ use crate::db::redis::{ask_sentinel, connect, RedisSpec, PORT};
 use crate::workload::{Completion, Invocation, WorkloadKind};
 
 /// The workloads Redis serves.
-pub const SERVES: &[WorkloadKind] = &[WorkloadKind::Register, WorkloadKind::Set, WorkloadKind::Counter, WorkloadKind::ListAppend];
+pub const SERVES: &[WorkloadKind] =
+    &[WorkloadKind::Register, WorkloadKind::Set, WorkloadKind::Counter, WorkloadKind::ListAppend];
 
 /// The set workload's Redis key.
 const SET_KEY: &str = "brawl:set";
@@ -60,7 +61,9 @@ impl Target {
         let limit = self.op_timeout.min(Duration::from_secs(1));
         for (_, ip) in order {
             match ask_sentinel(*ip, limit).await {
-                Ok((host, _)) => return host.parse().map_err(|_| format!("sentinel named primary {host:?}, not an address")),
+                Ok((host, _)) => {
+                    return host.parse().map_err(|_| format!("sentinel named primary {host:?}, not an address"))
+                }
                 Err(e) => last = e,
             }
         }
@@ -94,7 +97,12 @@ impl RedisConnector {
             .iter()
             .map(|n| node_ip(n).map(|ip| (n.name.clone(), ip)).map_err(|e| e.to_string()))
             .collect::<Result<_, _>>()?;
-        let target = Target { sentinel: spec.sentinel, password: spec.password.clone(), nodes, op_timeout: workload.op_timeout() };
+        let target = Target {
+            sentinel: spec.sentinel,
+            password: spec.password.clone(),
+            nodes,
+            op_timeout: workload.op_timeout(),
+        };
         Ok(RedisConnector { kind: workload.kind(), target: Arc::new(target) })
     }
 }
@@ -106,7 +114,12 @@ impl Connector for RedisConnector {
             return Err(format!("redis does not serve the {} workload", self.kind.name()));
         }
         let conn = self.target.open(&node.name).await?;
-        Ok(Box::new(RedisClient { kind: self.kind, target: self.target.clone(), node: node.name.clone(), conn: Some(conn) }))
+        Ok(Box::new(RedisClient {
+            kind: self.kind,
+            target: self.target.clone(),
+            node: node.name.clone(),
+            conn: Some(conn),
+        }))
     }
 }
 
@@ -231,7 +244,8 @@ async fn perform(mut conn: MultiplexedConnection, kind: WorkloadKind, op: &Invoc
         }
         (WorkloadKind::Register, "cas") => {
             let (key, old, new) = (register_key(&v[0])?, v[1][0].to_string(), v[1][1].to_string());
-            let done: i64 = redis::cmd("EVAL").arg(CAS_SCRIPT).arg(1).arg(key).arg(old).arg(new).query_async(&mut conn).await?;
+            let done: i64 =
+                redis::cmd("EVAL").arg(CAS_SCRIPT).arg(1).arg(key).arg(old).arg(new).query_async(&mut conn).await?;
             if done == 1 {
                 Ok(v.clone())
             } else {
@@ -296,7 +310,8 @@ fn fill_reads(mops: &[Value], replies: &[redis::Value]) -> Result<Value, Failure
     let mut out = Vec::with_capacity(mops.len());
     for (m, r) in mops.iter().zip(replies) {
         if m[0] == "r" {
-            let list: Vec<i64> = redis::from_redis_value_ref(r).map_err(|e| Failure::Malformed(format!("a read's reply: {e}")))?;
+            let list: Vec<i64> =
+                redis::from_redis_value_ref(r).map_err(|e| Failure::Malformed(format!("a read's reply: {e}")))?;
             out.push(json!(["r", m[1], list]));
         } else {
             out.push(m.clone());
@@ -321,7 +336,10 @@ mod tests {
         let packed = String::from_utf8_lossy(&pipe.get_packed_pipeline()).to_string();
         let words: Vec<&str> = packed.split("\r\n").filter(|w| !w.starts_with(['*', '$'])).collect();
         assert_eq!(words, ["MULTI", "RPUSH", "brawl:l:3", "7", "LRANGE", "brawl:l:3", "0", "-1", "EXEC", ""]);
-        let replies = [redis::Value::Int(2), redis::Value::Array(vec![redis::Value::BulkString(b"5".to_vec()), redis::Value::BulkString(b"7".to_vec())])];
+        let replies = [
+            redis::Value::Int(2),
+            redis::Value::Array(vec![redis::Value::BulkString(b"5".to_vec()), redis::Value::BulkString(b"7".to_vec())]),
+        ];
         assert_eq!(fill_reads(mops, &replies).expect("filled"), json!([["append", 3, 7], ["r", 3, [5, 7]]]));
         assert!(txn_pipeline(json!([["w", 1, 2]]).as_array().expect("array")).is_err());
     }
@@ -339,7 +357,8 @@ mod tests {
 
     #[test]
     fn server_refusals_are_definite_and_lost_replies_are_not() {
-        let readonly = redis::RedisError::from((redis::ErrorKind::Server(redis::ServerErrorKind::ReadOnly), "READONLY"));
+        let readonly =
+            redis::RedisError::from((redis::ErrorKind::Server(redis::ServerErrorKind::ReadOnly), "READONLY"));
         assert_eq!(classify(&readonly), (true, true));
         let io = redis::RedisError::from(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset"));
         assert_eq!(classify(&io), (false, true));

@@ -160,34 +160,31 @@ impl Redis {
         c
     }
 
-    /// The address Sentinel names as the primary now (the first Sentinel that answers, the
-    /// node's own first), or `None` when none answers.
-    async fn sentinel_primary(&self, cluster: &Cluster, first: Option<&Node>) -> Option<IpAddr> {
-        let mut ips: Vec<IpAddr> = first.and_then(|n| node_ip(n).ok()).into_iter().collect();
-        for ip in cluster.nodes().iter().filter_map(|n| node_ip(n).ok()) {
-            if !ips.contains(&ip) {
-                ips.push(ip);
+    /// The address most Sentinels name as the primary now (every Sentinel is asked: an
+    /// isolated one still names the old primary), or `None` when none answers.
+    async fn sentinel_primary(&self, cluster: &Cluster) -> Option<IpAddr> {
+        let asks = cluster
+            .nodes()
+            .iter()
+            .filter_map(|n| node_ip(n).ok())
+            .map(|ip| ask_sentinel(ip, Duration::from_millis(700)));
+        let answers: Vec<IpAddr> =
+            futures::future::join_all(asks).await.into_iter().filter_map(|r| r.ok()?.0.parse().ok()).collect();
+        let mut best: Option<(IpAddr, usize)> = None;
+        for a in &answers {
+            let n = answers.iter().filter(|b| *b == a).count();
+            if best.is_none_or(|(_, m)| n > m) {
+                best = Some((*a, n));
             }
         }
-        for ip in ips {
-            if let Ok((host, _)) = ask_sentinel(ip, Duration::from_millis(700)).await {
-                if let Ok(addr) = host.parse() {
-                    return Some(addr);
-                }
-            }
-        }
-        None
+        best.map(|(a, _)| a)
     }
 
     /// Writes the server's configuration (for the current primary) and starts it.
     async fn start_server(&self, cluster: &Cluster, node: &Node) -> Result<(), DbError> {
         let ip = node_ip(node)?;
         let first = cluster.nodes().first().map(node_ip).transpose()?;
-        let primary = if self.spec.sentinel {
-            self.sentinel_primary(cluster, Some(node)).await.or(first)
-        } else {
-            None
-        };
+        let primary = if self.spec.sentinel { self.sentinel_primary(cluster).await.or(first) } else { None };
         let r = &node.remote;
         r.exec(&RemoteCommand::new(format!("mkdir -p {DATA_DIR} && chmod 700 {DATA_DIR}")).sudo().idempotent()).await?;
         r.upload(self.server_conf(ip, primary).as_bytes(), &format!("{DATA_DIR}/redis.conf"), 0o600).await?;
@@ -214,7 +211,8 @@ impl Redis {
         if !have.success() {
             node.remote.upload(self.sentinel_conf(ip, first, cluster.len()).as_bytes(), &path, 0o600).await?;
         }
-        let cmd = super::daemon_command(&format!("redis-sentinel {path}"), DATA_DIR, SENTINEL_PID, SENTINEL_LOG, &self.env);
+        let cmd =
+            super::daemon_command(&format!("redis-sentinel {path}"), DATA_DIR, SENTINEL_PID, SENTINEL_LOG, &self.env);
         node.remote.exec(&RemoteCommand::new(cmd).sudo()).await?;
         Ok(())
     }
@@ -310,9 +308,8 @@ pub async fn connect(
     }
     let info = redis::ConnectionAddr::Tcp(ip.to_string(), port).into_connection_info()?.set_redis_settings(settings);
     let client = redis::Client::open(info)?;
-    let config = redis::AsyncConnectionConfig::new()
-        .set_connection_timeout(Some(limit))
-        .set_response_timeout(Some(limit));
+    let config =
+        redis::AsyncConnectionConfig::new().set_connection_timeout(Some(limit)).set_response_timeout(Some(limit));
     client.get_multiplexed_async_connection_with_config(&config).await
 }
 
@@ -338,7 +335,11 @@ pub fn field(info: &str, name: &str) -> Option<String> {
 pub async fn ask_sentinel(ip: IpAddr, limit: Duration) -> Result<(String, u16), String> {
     let work = async {
         let mut c = connect(ip, SENTINEL_PORT, None, limit).await?;
-        redis::cmd("SENTINEL").arg("get-master-addr-by-name").arg(MASTER_NAME).query_async::<Option<(String, u16)>>(&mut c).await
+        redis::cmd("SENTINEL")
+            .arg("get-master-addr-by-name")
+            .arg(MASTER_NAME)
+            .query_async::<Option<(String, u16)>>(&mut c)
+            .await
     };
     match tokio::time::timeout(limit * 2, work).await {
         Ok(Ok(Some(addr))) => Ok(addr),
@@ -377,10 +378,15 @@ impl Db for Redis {
             return Ok(());
         }
         let have = node.remote.exec(&RemoteCommand::new("command -v redis-server").unchecked()).await?;
-        if !have.success() || (self.spec.sentinel && !node.remote.exec(&RemoteCommand::new("command -v redis-sentinel").unchecked()).await?.success()) {
+        if !have.success()
+            || (self.spec.sentinel
+                && !node.remote.exec(&RemoteCommand::new("command -v redis-sentinel").unchecked()).await?.success())
+        {
             info!(node = %node.name, "installing redis-server and redis-sentinel from Debian's packages");
             let install = "DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=300 --no-install-recommends redis-server redis-sentinel";
-            node.remote.exec(&RemoteCommand::new(install).sudo().timeout(Duration::from_secs(600)).idempotent()).await?;
+            node.remote
+                .exec(&RemoteCommand::new(install).sudo().timeout(Duration::from_secs(600)).idempotent())
+                .await?;
         }
         self.start_server(cluster, node).await?;
         if self.spec.sentinel {
@@ -412,7 +418,12 @@ impl Db for Redis {
         for (_, r) in results {
             r?;
         }
-        info!(nodes = cluster.len(), sentinel = self.spec.sentinel, elapsed_ms = started.elapsed().as_millis() as u64, "redis is ready");
+        info!(
+            nodes = cluster.len(),
+            sentinel = self.spec.sentinel,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "redis is ready"
+        );
         Ok(())
     }
 
@@ -468,7 +479,7 @@ impl Primary for Redis {
     /// With Sentinel, the node Sentinel names; else the nodes whose server says `role:master`.
     async fn primaries(&self, cluster: &Cluster) -> Vec<String> {
         if self.spec.sentinel {
-            let Some(ip) = self.sentinel_primary(cluster, None).await else { return Vec::new() };
+            let Some(ip) = self.sentinel_primary(cluster).await else { return Vec::new() };
             return cluster.nodes().iter().filter(|n| node_ip(n).ok() == Some(ip)).map(|n| n.name.clone()).collect();
         }
         let mut out = Vec::new();
@@ -504,7 +515,17 @@ mod tests {
         let r = Redis::new(spec());
         let ip: IpAddr = "10.0.0.2".parse().expect("ip");
         let conf = r.server_conf(ip, Some("10.0.0.1".parse().expect("ip")));
-        for line in ["bind 10.0.0.2", "port 6379", "protected-mode no", "dir /var/lib/brawl/redis", "appendonly no", "save \"\"", "requirepass \"s3cret\"", "masterauth \"s3cret\"", "replicaof 10.0.0.1 6379"] {
+        for line in [
+            "bind 10.0.0.2",
+            "port 6379",
+            "protected-mode no",
+            "dir /var/lib/brawl/redis",
+            "appendonly no",
+            "save \"\"",
+            "requirepass \"s3cret\"",
+            "masterauth \"s3cret\"",
+            "replicaof 10.0.0.1 6379",
+        ] {
             assert!(conf.lines().any(|l| l == line), "{line} missing from\n{conf}");
         }
         assert!(!r.server_conf(ip, Some(ip)).contains("replicaof"), "a primary is no replica of itself");
