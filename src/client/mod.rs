@@ -5,7 +5,7 @@
 //! when the op definitely did not take effect (refused before it was sent, rolled back, a
 //! failed precondition).
 //!
-//! One file per database family: `etcd.rs` (v3 JSON gateway). Each family declares which
+//! One file per database family: `etcd.rs` (v3 JSON gateway), `redis.rs` (redis-rs). Each family declares which
 //! workloads it serves (`serves`); a test pairing a database with a workload it cannot serve is
 //! refused when the test file is validated.
 
