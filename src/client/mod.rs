@@ -5,12 +5,13 @@
 //! when the op definitely did not take effect (refused before it was sent, rolled back, a
 //! failed precondition).
 //!
-//! One file per database family: `etcd.rs` (v3 JSON gateway). Each family declares which
+//! One file per database family: `etcd.rs` (v3 JSON gateway), `redis.rs` (redis-rs). Each family declares which
 //! workloads it serves (`serves`); a test pairing a database with a workload it cannot serve is
 //! refused when the test file is validated.
 
 pub mod etcd;
 pub mod external;
+pub mod redis;
 
 use std::sync::Arc;
 
@@ -46,6 +47,7 @@ pub fn serves(db: &DbSpec) -> &'static [WorkloadKind] {
         DbSpec::Etcd(_) => etcd::SERVES,
         // A system defined in the test file has no built-in client: only an external one.
         DbSpec::Shell(_) => &[],
+        DbSpec::Redis(_) => redis::SERVES,
     }
 }
 
@@ -67,6 +69,7 @@ pub fn connector(
     Ok(match db {
         DbSpec::Etcd(_) => Arc::new(etcd::EtcdConnector::new(workload, cluster)),
         DbSpec::Shell(_) => return Err("a system defined by shell commands needs a `client: { command: ... }`".into()),
+        DbSpec::Redis(s) => Arc::new(redis::RedisConnector::new(s, workload, cluster)?),
     })
 }
 

@@ -173,6 +173,8 @@ pub enum DbSpec {
     Etcd(EtcdSpec),
     /// A system defined in the test file by shell commands.
     Shell(ShellSpec),
+    /// Redis, alone or with replicas and Sentinel.
+    Redis(crate::db::redis::RedisSpec),
 }
 
 impl DbSpec {
@@ -181,6 +183,7 @@ impl DbSpec {
         match self {
             DbSpec::Etcd(_) => "etcd",
             DbSpec::Shell(_) => "shell",
+            DbSpec::Redis(_) => "redis",
         }
     }
 }

@@ -2,10 +2,11 @@
 //! as Jepsen's `DB`, `Kill`/`Process`, `Pause`, `Primary` and `LogFiles`.
 //!
 //! `cycle` is the lifecycle step every run takes: tear down everywhere, set up everywhere, wait
-//! until the system answers. One file per system under test: `etcd.rs`.
+//! until the system answers. One file per system under test: `etcd.rs`, `redis.rs`.
 
 pub mod etcd;
 pub mod shell;
+pub mod redis;
 
 use std::time::Duration;
 
