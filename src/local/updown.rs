@@ -24,7 +24,7 @@ pub const DEFAULT_PRIVATE_DIRS: &[&str] = &[
     "/var/log",
     "/var/lib/etcd",
     "/var/lib/redis",
-    "/var/lib/brawl",
+    "/var/lib/brawl/node", // db: shell's data_dir; not /var/lib/brawl itself, which holds BRAWL_HOME
     "/opt/brawl",
 ];
 /// How long a node's sshd gets to start listening.
