@@ -7,6 +7,7 @@
 #   read  [k, null]       -> etcdctl get (linearizable): ok [k, v], or [k, null] when absent
 #   write [k, v]          -> etcdctl put: ok [k, v]
 #   cas   [k, [old, new]] -> etcdctl txn: if value(k) = old then put k new; FAILURE -> fail
+# Exit 124 in an error is `timeout` stopping etcdctl just before brawl's deadline.
 #
 # The rules of info: a read that errs changed nothing (fail); a put or txn that errs may have
 # been applied (info); a txn that answers FAILURE surely was not (fail).
@@ -24,12 +25,22 @@ if [ "$proto" != 1 ] || [ "$workload" != register ]; then
 fi
 printf '{"type":"hello","protocol":1}\n'
 endpoint="http://$addr:2379"
+# etcdctl's stderr (warnings, errors), kept apart from its answer on stdout, in a file that is
+# deleted at once (brawl may SIGKILL this script; nothing is left behind). Linux's /dev/fd/3
+# reopens it: `2>"$err"` truncates it for each command.
+tmp=$(mktemp)
+exec 3<>"$tmp"
+rm -f "$tmp"
+err=/dev/fd/3
 echo "client for $workload on $addr" >&2
 
-# reply ID TYPE VALUE-JSON [ERROR]
+# reply ID TYPE VALUE-JSON [ERROR]; an error keeps its last line (etcdctl logs warnings first).
 reply() {
   if [ $# -ge 4 ]; then
-    jq -cn --argjson id "$1" --arg t "$2" --argjson v "$3" --arg e "$4" '{id: $id, type: $t, value: $v, error: $e}'
+    local e
+    e=$(tail -n 1 "$err")
+    jq -cn --argjson id "$1" --arg t "$2" --argjson v "$3" --arg e "$4${e:+: $e}" \
+      '{id: $id, type: $t, value: $v, error: $e}'
   else
     printf '{"id":%s,"type":"%s","value":%s}\n' "$1" "$2" "$3"
   fi
@@ -39,36 +50,39 @@ while IFS= read -r req; do
   eval "$(jq -r '@sh "id=\(.id) f=\(.f) key=\(.value[0]) ms=\(.timeout_ms)
     a=\(.value[1] | if type == "array" then .[0] else . end)
     b=\(.value[1] | if type == "array" then .[1] else "" end)"' <<<"$req")"
-  # Give etcdctl a little less than brawl's deadline, so this script answers in time.
-  t=$((ms > 600 ? ms - 300 : 300))ms
-  ctl=(etcdctl --endpoints="$endpoint" --dial-timeout="$t" --command-timeout="$t")
+  # Bound etcdctl (dial, retries and all) a little under brawl's deadline, so this script
+  # answers in time; `timeout` exits 124 when it has to stop it.
+  left=$((ms > 1000 ? ms - 400 : 600))
+  ctl=(timeout -k 0.2 "$((left / 1000)).$((left % 1000 / 100))" etcdctl --endpoints="$endpoint"
+    --dial-timeout="$((left / 2))ms" --command-timeout="${left}ms")
   k="$prefix/$key"
   case "$f" in
     read)
-      if out=$("${ctl[@]}" get "$k" --print-value-only 2>&1); then
+      if out=$("${ctl[@]}" get "$k" --print-value-only 2>"$err"); then
         reply "$id" ok "[$key,${out:-null}]"
       else
-        reply "$id" fail "[$key,null]" "get: $out"
+        reply "$id" fail "[$key,null]" "get: exit $?"
       fi
       ;;
     write)
-      if out=$("${ctl[@]}" put "$k" "$a" 2>&1); then
+      if out=$("${ctl[@]}" put "$k" "$a" 2>"$err"); then
         reply "$id" ok "[$key,$a]"
       else
-        reply "$id" info "[$key,$a]" "put: $out"
+        reply "$id" info "[$key,$a]" "put: exit $?"
       fi
       ;;
     cas)
       # etcdctl txn reads compares, a blank line, the success requests, a blank line, the
       # failure requests.
       if out=$(printf 'value("%s") = "%s"\n\nput %s %s\n\n\n' "$k" "$a" "$k" "$b" |
-        "${ctl[@]}" txn 2>&1); then
+        "${ctl[@]}" txn 2>"$err"); then
         case "$out" in
           SUCCESS*) reply "$id" ok "[$key,[$a,$b]]" ;;
-          *) reply "$id" fail "[$key,[$a,$b]]" "precondition failed" ;;
+          FAILURE*) : >"$err" && reply "$id" fail "[$key,[$a,$b]]" "precondition failed" ;;
+          *) reply "$id" info "[$key,[$a,$b]]" "txn answered $out" ;;
         esac
       else
-        reply "$id" info "[$key,[$a,$b]]" "txn: $out"
+        reply "$id" info "[$key,[$a,$b]]" "txn: exit $?"
       fi
       ;;
     *)
