@@ -50,9 +50,10 @@ while IFS= read -r req; do
   eval "$(jq -r '@sh "id=\(.id) f=\(.f) key=\(.value[0]) ms=\(.timeout_ms)
     a=\(.value[1] | if type == "array" then .[0] else . end)
     b=\(.value[1] | if type == "array" then .[1] else "" end)"' <<<"$req")"
-  # Bound etcdctl (dial, retries and all) a little under brawl's deadline, so this script
-  # answers in time; `timeout` exits 124 when it has to stop it.
-  left=$((ms > 1000 ? ms - 400 : 600))
+  # Bound etcdctl (dial, retries and all) well under brawl's deadline, since jq and bash need
+  # time too on a busy machine, so this script answers in time; `timeout` exits 124 when it
+  # has to stop etcdctl.
+  left=$((ms > 2400 ? ms - 1200 : ms / 2))
   ctl=(timeout -k 0.2 "$((left / 1000)).$((left % 1000 / 100))" etcdctl --endpoints="$endpoint"
     --dial-timeout="$((left / 2))ms" --command-timeout="${left}ms")
   k="$prefix/$key"
