@@ -190,7 +190,7 @@ fn issue_13_a_failing_step_fails_setup_naming_the_step_and_leaves_nothing_runnin
     );
     // Nothing of the system is left on the nodes.
     let ps =
-        brawl(&["exec", "--cluster", "lc-xf", "--", "pgrep -f 'sleep 100000' || echo none-running; ls /var/lib/brawl"]);
+        brawl(&["exec", "--cluster", "lc-xf", "--", "pgrep -f 'slee[p] 100000' || echo none-running; ls /var/lib/brawl/node"]);
     let t = text(&ps);
     assert_eq!(t.matches("none-running").count(), 2, "no process left on either node: {t}");
     assert!(!t.contains("shell"), "data dir removed: {t}");

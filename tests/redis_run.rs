@@ -43,7 +43,7 @@ async fn nothing_left(c: &TestCluster, nodes: &[&str]) {
         let r = c.remote(n);
         assert_eq!(sh(r.as_ref(), "pgrep -a redis || echo none").await.trim(), "none", "redis left running on {n}");
         assert_eq!(
-            sh(r.as_ref(), "test -e /var/lib/brawl/redis && echo left || echo gone").await.trim(),
+            sh(r.as_ref(), "test -e /var/lib/brawl/node/redis && echo left || echo gone").await.trim(),
             "gone",
             "data left on {n}"
         );

@@ -22,7 +22,7 @@ pub enum ClusterCmd {
         #[arg(long, default_value_t = 5)]
         nodes: usize,
         /// Another path to make private to each node (repeatable), besides /tmp, /var/tmp, /run,
-        /// /var/log, /var/lib/etcd, /var/lib/redis, /var/lib/brawl/{postgres,mariadb,redis,shell}, /opt/brawl and /root.
+        /// /var/log, /var/lib/etcd, /var/lib/redis, /var/lib/brawl/node, /opt/brawl and /root.
         #[arg(long, value_name = "PATH")]
         private_dir: Vec<String>,
     },

@@ -3,7 +3,7 @@
 //! node its replica (`replicaof`) and a Sentinel on every node that fails over (quorum a
 //! majority, short down-after and failover timeouts so failovers happen within a short test).
 //!
-//! Every file lives under the node's private `/var/lib/brawl/redis` (`redis.conf`,
+//! Every file lives under the node's private `/var/lib/brawl/node/redis` (`redis.conf`,
 //! `sentinel.conf`, the RDB and AOF files), never in /etc; the configuration is uploaded, so the
 //! password (`requirepass` / `masterauth` / `sentinel auth-pass`) is in no command line and no
 //! log. Servers bind the node's own address; `protected-mode no` is safe only because of that.
@@ -23,7 +23,7 @@ use crate::config::raw::duration;
 use crate::control::RemoteCommand;
 
 /// Where brawl keeps Redis's data and configuration on a node.
-pub const DATA_DIR: &str = "/var/lib/brawl/redis";
+pub const DATA_DIR: &str = "/var/lib/brawl/node/redis";
 /// The server's log.
 pub const LOG_FILE: &str = "/var/log/brawl-redis.log";
 /// The server's pid file.
@@ -519,7 +519,7 @@ mod tests {
             "bind 10.0.0.2",
             "port 6379",
             "protected-mode no",
-            "dir /var/lib/brawl/redis",
+            "dir /var/lib/brawl/node/redis",
             "appendonly no",
             "save \"\"",
             "requirepass \"s3cret\"",
@@ -578,7 +578,7 @@ mod tests {
         r.start_server(&c, &c.nodes()[0]).await.expect("start");
         let cmds = fake.commands().join("\n");
         assert!(!cmds.contains("s3cret"), "the password is in a command line: {cmds}");
-        assert!(cmds.contains("redis-server /var/lib/brawl/redis/redis.conf"), "{cmds}");
+        assert!(cmds.contains("redis-server /var/lib/brawl/node/redis/redis.conf"), "{cmds}");
         assert!(!cmds.contains("pkill") && !cmds.contains("killall"), "{cmds}");
     }
 }

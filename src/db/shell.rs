@@ -4,7 +4,7 @@
 //!
 //! Every command is a minijinja template, rendered per node with strict undefined variables:
 //! `node` (`name`, `address`, `index` from 0), `nodes` (every node, the same fields),
-//! `data_dir` (a directory private to the node, `/var/lib/brawl/shell`, emptied by teardown)
+//! `data_dir` (a directory private to the node, `/var/lib/brawl/node/shell`, emptied by teardown)
 //! and `vars` (the section's own variables). Templates are rendered once at validation for a
 //! sample cluster, so an unknown variable is refused before anything runs (exit 254, with the
 //! file, line and step).
@@ -29,7 +29,7 @@ use crate::config::raw::duration;
 use crate::control::RemoteCommand;
 
 /// The node's private data directory.
-pub const DATA_DIR: &str = "/var/lib/brawl/shell";
+pub const DATA_DIR: &str = "/var/lib/brawl/node/shell";
 /// Where the started process's output goes.
 pub const LOG_FILE: &str = "/var/log/brawl-shell.log";
 /// The started process group's leader.
@@ -289,9 +289,10 @@ impl Shell {
         Ok(())
     }
 
-    /// Sends `signal` to the recorded process group, if it lives.
+    /// Sends `signal` to the recorded process group, if it lives. (`kill -SIG -PGID`, no `--`:
+    /// dash's built-in `kill`, Debian's `sh`, refuses `--` as "Illegal number".)
     async fn signal(&self, node: &Node, signal: &str) -> Result<(), DbError> {
-        let cmd = format!("test -f {PID_FILE} && kill -{signal} -- -\"$(cat {PID_FILE})\" 2>/dev/null || true");
+        let cmd = format!("test -f {PID_FILE} && kill -{signal} -\"$(cat {PID_FILE})\" 2>/dev/null || true");
         node.remote.exec(&RemoteCommand::new(cmd).sudo().idempotent()).await?;
         Ok(())
     }
@@ -299,9 +300,9 @@ impl Shell {
     /// The default stop: SIGTERM to the group, SIGKILL after the grace period.
     async fn default_stop(&self, node: &Node) -> Result<(), DbError> {
         let cmd = format!(
-            "test -f {PID_FILE} || exit 0; p=\"$(cat {PID_FILE})\"; kill -TERM -- -\"$p\" 2>/dev/null; \
-             i=0; while kill -0 -- -\"$p\" 2>/dev/null && [ $i -lt {} ]; do sleep 0.1; i=$((i+1)); done; \
-             kill -KILL -- -\"$p\" 2>/dev/null; rm -f {PID_FILE}; true",
+            "test -f {PID_FILE} || exit 0; p=\"$(cat {PID_FILE})\"; kill -TERM -\"$p\" 2>/dev/null; \
+             i=0; while kill -0 -\"$p\" 2>/dev/null && [ $i -lt {} ]; do sleep 0.1; i=$((i+1)); done; \
+             kill -KILL -\"$p\" 2>/dev/null; rm -f {PID_FILE}; true",
             STOP_GRACE_S * 10
         );
         let limit = Duration::from_secs(u64::from(STOP_GRACE_S) + 20);
@@ -502,7 +503,7 @@ mod tests {
                  {% for n in nodes %}{{ n.address }}{% if not loop.last %},{% endif %}{% endfor %}";
         assert_eq!(
             render(&s, t, &nodes[1], &nodes).expect("renders"),
-            "n2 2 /var/lib/brawl/shell 2181 10.1.1.1,10.1.1.2,10.1.1.3"
+            "n2 2 /var/lib/brawl/node/shell 2181 10.1.1.1,10.1.1.2,10.1.1.3"
         );
         assert!(validate(&s, Location::UNKNOWN).is_ok());
     }

@@ -24,11 +24,7 @@ pub const DEFAULT_PRIVATE_DIRS: &[&str] = &[
     "/var/log",
     "/var/lib/etcd",
     "/var/lib/redis",
-    // One per system under test: /var/lib/brawl itself holds the clusters' state (BRAWL_HOME).
-    "/var/lib/brawl/postgres",
-    "/var/lib/brawl/mariadb",
-    "/var/lib/brawl/redis",
-    "/var/lib/brawl/shell",
+    "/var/lib/brawl/node", // systems' data (/var/lib/brawl/node/<db>); not /var/lib/brawl, which holds BRAWL_HOME
     "/opt/brawl",
 ];
 /// How long a node's sshd gets to start listening.
