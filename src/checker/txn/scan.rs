@@ -379,9 +379,26 @@ fn skip_ws(s: &[u8], mut i: usize) -> usize {
     i
 }
 
+/// The bytes that end a token, as a table (one load per byte); `colon` says whether `:` is one
+/// of them (it ends a keyword, but not a value being skipped).
+const fn delims(colon: bool) -> [bool; 256] {
+    let mut t = [false; 256];
+    let d = b" \n\r\t,}])[({\";:";
+    let mut i = 0;
+    while i < d.len() {
+        t[d[i] as usize] = true;
+        i += 1;
+    }
+    t[b':' as usize] = colon;
+    t
+}
+
+static DELIM: [bool; 256] = delims(true);
+static DELIM_NO_COLON: [bool; 256] = delims(false);
+
 #[inline]
 fn is_delim(c: u8) -> bool {
-    matches!(c, b' ' | b'\n' | b'\r' | b'\t' | b',' | b'}' | b']' | b')' | b'{' | b'[' | b'(' | b'"' | b';' | b':')
+    DELIM[c as usize]
 }
 
 /// Parses one op map starting at `s[i] == '{'`; returns the offset after it.
@@ -499,7 +516,17 @@ fn int(s: &[u8], i: usize) -> Result<(i64, usize), Stop> {
         j += 1;
     }
     let start = j;
+    // Eighteen digits cannot overflow: no checks for them.
     let mut v: i64 = 0;
+    let fast = s.len().min(j + 18);
+    while j < fast {
+        let d = s[j].wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        v = v * 10 + d as i64;
+        j += 1;
+    }
     while j < s.len() && s[j].is_ascii_digit() {
         v = v
             .checked_mul(10)
@@ -542,7 +569,7 @@ fn skip_value(s: &[u8], mut i: usize) -> Result<usize, Stop> {
             b'\\' => i += 2,
             _ => {
                 let mut j = i + 1;
-                while j < s.len() && !(is_delim(s[j]) && s[j] != b':') {
+                while j < s.len() && !DELIM_NO_COLON[s[j] as usize] {
                     j += 1;
                 }
                 if j == s.len() {
