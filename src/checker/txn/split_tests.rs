@@ -41,7 +41,8 @@ fn same_at_every_cut(bytes: &[u8], model: Model, step: usize) {
 
 #[test]
 fn the_split_scan_is_the_one_thread_scan_on_generated_histories() {
-    for (i, iso) in [Isolation::Serializable, Isolation::SnapshotIsolation, Isolation::LostUpdate].into_iter().enumerate()
+    for (i, iso) in
+        [Isolation::Serializable, Isolation::SnapshotIsolation, Isolation::LostUpdate].into_iter().enumerate()
     {
         let edn = generated(iso, TxnModel::ListAppend, 150, OutFormat::Edn, 7 + i as u64);
         same_at_every_cut(&edn, LA, 1);
@@ -144,7 +145,11 @@ fn a_missing_index_or_an_error_near_the_cut_falls_back_to_one_thread() {
     let one = scan::read_bytes(text.as_bytes(), Path::new("h.edn"), LA).expect("reads");
     assert!(format!("{one:?}").len() > 1000);
     // Parse errors just before and just after the cut, and an op left unfinished at it.
-    for (at_line, bad) in [(at(mid - 200), "{:index 1, :type :done, :process 0, :value []}\n"), (at(mid), "{:type :ok :value [[:append 1 1.5]], :process 0}\n"), (at(mid), "{:index 5, :type :ok, :value [[:r 1 [1 2}\n")] {
+    for (at_line, bad) in [
+        (at(mid - 200), "{:index 1, :type :done, :process 0, :value []}\n"),
+        (at(mid), "{:type :ok :value [[:append 1 1.5]], :process 0}\n"),
+        (at(mid), "{:index 5, :type :ok, :value [[:r 1 [1 2}\n"),
+    ] {
         let text = format!("{}{}{}", &edn[..at_line], bad, &edn[at_line..]);
         fallback_is_one_thread(&text, at_line + bad.len());
         fallback_is_one_thread(&text, at_line);
