@@ -97,7 +97,7 @@ fn why_list(t: &Txns, ix: &ListIndex, a: u32, b: u32, k: u8, an: &str, bn: &str)
         let order = &t.longest[key as usize];
         match k {
             WW if ma.kind == MopKind::Append => {
-                let pos = |v: i64| ix.elems.get(&(key, v)).map_or(NONE, |e| ix.pos[*e as usize]);
+                let pos = |v: i64| ix.elem(key, v).map_or(NONE, |e| ix.pos[e as usize]);
                 let pa = pos(ma.val);
                 for mb in t.mops_of(b).iter().filter(|m| m.kind == MopKind::Append && m.key == key) {
                     let pb = pos(mb.val);
@@ -127,7 +127,7 @@ fn why_list(t: &Txns, ix: &ListIndex, a: u32, b: u32, k: u8, an: &str, bn: &str)
             RW if ma.kind == MopKind::ReadPrefix => {
                 let len = ma.val as usize;
                 for mb in t.mops_of(b).iter().filter(|m| m.kind == MopKind::Append && m.key == key) {
-                    let pb = ix.elems.get(&(key, mb.val)).map_or(NONE, |e| ix.pos[*e as usize]);
+                    let pb = ix.elem(key, mb.val).map_or(NONE, |e| ix.pos[e as usize]);
                     if pb as usize == len || (pb == NONE && len == order.len()) {
                         return Some(format!(
                             "{an} read key {} = {}, which did not yet have {bn}'s append of {}",

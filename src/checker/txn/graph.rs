@@ -54,17 +54,24 @@ impl Graph {
         // Sort and dedup each adjacency list, so the graph (and every search) is deterministic.
         let mut offs = vec![0u32; n + 1];
         let mut w = 0usize;
-        let mut buf: Vec<(u32, u8)> = Vec::new();
+        // `(target, kind)` packed in one word, so a sort compares one integer.
+        let mut buf: Vec<u64> = Vec::new();
         for v in 0..n {
             let (s, e) = (counts[v] as usize, counts[v + 1] as usize);
-            buf.clear();
-            buf.extend((s..e).map(|i| (to[i], kind[i])));
-            buf.sort_unstable();
-            buf.dedup();
-            for (t, k) in &buf {
-                to[w] = *t;
-                kind[w] = *k;
+            if e - s == 1 {
+                to[w] = to[s];
+                kind[w] = kind[s];
                 w += 1;
+            } else {
+                buf.clear();
+                buf.extend((s..e).map(|i| (u64::from(to[i]) << 8) | u64::from(kind[i])));
+                buf.sort_unstable();
+                buf.dedup();
+                for x in &buf {
+                    to[w] = (x >> 8) as u32;
+                    kind[w] = *x as u8;
+                    w += 1;
+                }
             }
             offs[v + 1] = w as u32;
         }

@@ -264,8 +264,8 @@ impl Builder {
     }
 
     /// The completion of `process`'s pending txn (or of a txn with no invoke); its micro-ops
-    /// follow, then `end`.
-    pub fn complete(&mut self, process: u64, pos: u64, op: u64, status: Status) {
+    /// follow, then `end`. Returns the txn's id.
+    pub fn complete(&mut self, process: u64, pos: u64, op: u64, status: Status) -> u32 {
         let id = match self.pending.remove(&process) {
             Some(id) => {
                 if let Some(at) = self.open.iter().rposition(|o| *o == id) {
@@ -292,6 +292,7 @@ impl Builder {
         t.complete_pos = if status == Status::Ok { pos } else { u64::MAX };
         t.mop_start = self.t.mops.len() as u32;
         self.cur = id;
+        id
     }
 
     /// Txns invoked and never completed: the caller gives each its invoke's micro-ops with
@@ -331,27 +332,37 @@ impl Builder {
     /// key's longest read, in full otherwise. Reads of failed txns are dropped by the caller.
     pub fn read_list(&mut self, key: u32, vs: &[i64], counts: bool) {
         let txn = self.cur();
-        let longest = &mut self.t.longest[key as usize];
-        let n = longest.len().min(vs.len());
-        let mop = if longest[..n] == vs[..n] {
-            if counts && vs.len() > longest.len() {
-                longest.extend_from_slice(&vs[n..]);
-            }
-            if vs.len() <= longest.len() {
-                Mop { val: vs.len() as i64, key, txn, kind: MopKind::ReadPrefix }
-            } else {
-                self.t.odd.push(vs.to_vec());
-                Mop { val: (self.t.odd.len() - 1) as i64, key, txn, kind: MopKind::ReadOdd }
-            }
-        } else {
-            self.t.odd.push(vs.to_vec());
-            Mop { val: (self.t.odd.len() - 1) as i64, key, txn, kind: MopKind::ReadOdd }
-        };
-        self.t.mops.push(mop);
+        let (kind, val) = place_read(&mut self.t.longest[key as usize], &mut self.t.odd, vs, counts);
+        self.t.mops.push(Mop { val, key, txn, kind });
+    }
+
+    /// Interns a key as written (what merging two scanned parts needs).
+    pub fn atom_key(&mut self, a: &Atom) -> u32 {
+        match a {
+            Atom::Int(i) => self.int_key(*i),
+            Atom::Str(s) => self.str_key(s),
+        }
     }
 
     /// The finished history.
     pub fn finish(self) -> Txns {
         self.t
     }
+}
+
+/// Where a list read goes, given its key's longest read so far: `(ReadPrefix, length)` when it
+/// is a prefix of it (or extends it, and `counts`: then it becomes the longest), else
+/// `(ReadOdd, index)` with the read pushed onto `odd`.
+pub(crate) fn place_read(longest: &mut Vec<i64>, odd: &mut Vec<Vec<i64>>, vs: &[i64], counts: bool) -> (MopKind, i64) {
+    let n = longest.len().min(vs.len());
+    if longest[..n] == vs[..n] {
+        if counts && vs.len() > longest.len() {
+            longest.extend_from_slice(&vs[n..]);
+        }
+        if vs.len() <= longest.len() {
+            return (MopKind::ReadPrefix, vs.len() as i64);
+        }
+    }
+    odd.push(vs.to_vec());
+    (MopKind::ReadOdd, (odd.len() - 1) as i64)
 }

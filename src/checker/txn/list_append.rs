@@ -8,14 +8,15 @@ use serde_json::json;
 use super::found::Found;
 use super::graph::{RW, WR, WW};
 use super::history::{MopKind, Status, Txns, NONE};
-use crate::checker::fx::FxHashMap;
 use crate::checker::Anomaly;
 
 /// What inference hands to the cycle search and the explanations.
 #[derive(Debug, Default)]
 pub(crate) struct ListIndex {
-    /// `(key, value)` -> the global index of the micro-op that appended it.
-    pub elems: FxHashMap<(u32, i64), u32>,
+    /// Per key `k`, its appends are `elems[elem_offs[k]..elem_offs[k + 1]]`, as `(value,
+    /// micro-op, txn)` sorted by value (values are unique per key once inference succeeds).
+    elem_offs: Vec<u32>,
+    elems: Vec<(i64, u32, u32)>,
     /// Per micro-op (appends only): the element's position in its key's version order (`NONE`
     /// when no read saw it).
     pub pos: Vec<u32>,
@@ -25,32 +26,90 @@ pub(crate) struct ListIndex {
     pub unread: Vec<Vec<u32>>,
 }
 
+impl ListIndex {
+    /// The appends to key `k`, sorted by value.
+    fn appends(&self, k: u32) -> &[(i64, u32, u32)] {
+        &self.elems[self.elem_offs[k as usize] as usize..self.elem_offs[k as usize + 1] as usize]
+    }
+
+    /// The global index of the micro-op that appended `v` to key `k`.
+    pub fn elem(&self, k: u32, v: i64) -> Option<u32> {
+        let a = self.appends(k);
+        a.binary_search_by_key(&v, |e| e.0).ok().map(|i| a[i].1)
+    }
+
+    /// `(micro-op, txn)` of the append of `v` to key `k`.
+    fn writer(&self, k: u32, v: i64) -> Option<(u32, u32)> {
+        let a = self.appends(k);
+        a.binary_search_by_key(&v, |e| e.0).ok().map(|i| (a[i].1, a[i].2))
+    }
+}
+
+/// Groups the appends by key (a counting sort, so in micro-op order) and sorts each group by
+/// value. Returns the first duplicated append as `(earlier, later)` micro-ops: the one a scan
+/// in micro-op order meets first.
+fn index_appends(t: &Txns, ix: &mut ListIndex) -> Option<(u32, u32)> {
+    let nkeys = t.keys.len();
+    let mut offs = vec![0u32; nkeys + 1];
+    for m in &t.mops {
+        if m.kind == MopKind::Append {
+            offs[m.key as usize + 1] += 1;
+        }
+    }
+    for k in 0..nkeys {
+        offs[k + 1] += offs[k];
+    }
+    let mut fill = offs.clone();
+    let mut elems = vec![(0i64, 0u32, 0u32); offs[nkeys] as usize];
+    for (i, m) in t.mops.iter().enumerate() {
+        if m.kind == MopKind::Append {
+            let at = &mut fill[m.key as usize];
+            elems[*at as usize] = (m.val, i as u32, m.txn);
+            *at += 1;
+        }
+    }
+    let mut dup: Option<(u32, u32)> = None;
+    for k in 0..nkeys {
+        let g = &mut elems[offs[k] as usize..offs[k + 1] as usize];
+        if !g.windows(2).all(|w| w[0].0 < w[1].0) {
+            // In micro-op order within a value: the first two of a run are the pair a scan
+            // meets first.
+            g.sort_unstable_by_key(|e| (e.0, e.1));
+            for w in g.windows(2) {
+                if w[0].0 == w[1].0 && dup.is_none_or(|d| w[1].1 < d.1) {
+                    dup = Some((w[0].1, w[1].1));
+                }
+            }
+        }
+    }
+    ix.elem_offs = offs;
+    ix.elems = elems;
+    dup
+}
+
 /// Infers edges (pushed onto `edges`) and direct anomalies (into `found`). Returns the index,
 /// or the first duplicated append (which makes the history uncheckable, as in Elle).
 pub(crate) fn infer(t: &Txns, edges: &mut Vec<(u32, u32, u8)>, found: &mut Found) -> Result<ListIndex, String> {
     let nkeys = t.keys.len();
     let mut ix = ListIndex {
-        elems: FxHashMap::default(),
         pos: vec![NONE; t.mops.len()],
         writers: vec![Vec::new(); nkeys],
         unread: vec![Vec::new(); nkeys],
+        ..Default::default()
     };
-    let appends = t.mops.iter().filter(|m| m.kind == MopKind::Append).count();
-    ix.elems.reserve(appends);
-    for (i, m) in t.mops.iter().enumerate() {
-        if m.kind == MopKind::Append {
-            if let Some(prev) = ix.elems.insert((m.key, m.val), i as u32) {
-                let a = t.txns[t.mops[prev as usize].txn as usize].op;
-                let b = t.txns[m.txn as usize].op;
-                return Err(format!(
-                    "duplicate-appends: ops {a} and {b} both append {} to key {}",
-                    t.show_val(m.val),
-                    t.show_key(m.key)
-                ));
-            }
-        }
+    if let Some((prev, i)) = index_appends(t, &mut ix) {
+        let m = &t.mops[i as usize];
+        let a = t.txns[t.mops[prev as usize].txn as usize].op;
+        let b = t.txns[m.txn as usize].op;
+        return Err(format!(
+            "duplicate-appends: ops {a} and {b} both append {} to key {}",
+            t.show_val(m.val),
+            t.show_key(m.key)
+        ));
     }
-    let status = |txn: u32| t.txns[txn as usize].status;
+    // Statuses in one byte each: the loops below look them up at random.
+    let statuses: Vec<Status> = t.txns.iter().map(|x| x.status).collect();
+    let status = |txn: u32| statuses[txn as usize];
     let mut first_failed = vec![u32::MAX; nkeys];
     let mut first_garbage = vec![u32::MAX; nkeys];
     for k in 0..nkeys {
@@ -59,7 +118,7 @@ pub(crate) fn infer(t: &Txns, edges: &mut Vec<(u32, u32, u8)>, found: &mut Found
         let mut dup_reported = false;
         let mut dirty_reported = false;
         for (p, v) in order.iter().enumerate() {
-            let wm = ix.elems.get(&(k as u32, *v)).copied().unwrap_or(NONE);
+            let (wm, wt) = ix.writer(k as u32, *v).unwrap_or((NONE, NONE));
             let w = match wm {
                 NONE => NONE,
                 e => {
@@ -74,7 +133,7 @@ pub(crate) fn infer(t: &Txns, edges: &mut Vec<(u32, u32, u8)>, found: &mut Found
                     if ix.pos[e as usize] == NONE {
                         ix.pos[e as usize] = p as u32;
                     }
-                    t.mops[e as usize].txn
+                    wt
                 }
             };
             if w == NONE && first_garbage[k] == u32::MAX {
@@ -175,7 +234,7 @@ pub(crate) fn infer(t: &Txns, edges: &mut Vec<(u32, u32, u8)>, found: &mut Found
                 }
                 _ => {
                     odd_keys.push(m.key);
-                    let w = |v: &i64| ix.elems.get(&(m.key, *v)).map(|e| t.mops[*e as usize].txn);
+                    let w = |v: &i64| ix.writer(m.key, *v).map(|e| e.1);
                     let ff = read.iter().find(|v| w(v).is_some_and(|w| status(w) == Status::Fail)).copied();
                     let fg = read.iter().find(|v| w(v).is_none()).copied();
                     let mut sorted = read.to_vec();
@@ -192,8 +251,9 @@ pub(crate) fn infer(t: &Txns, edges: &mut Vec<(u32, u32, u8)>, found: &mut Found
                     (ff, fg)
                 }
             };
-            if let Some(v) = bad_failed.filter(|_| x.status == Status::Ok) {
-                let w = t.mops[ix.elems[&(m.key, v)] as usize].txn;
+            if let Some((v, w)) =
+                bad_failed.filter(|_| x.status == Status::Ok).and_then(|v| Some((v, ix.writer(m.key, v)?.1)))
+            {
                 found.add("G1a", || Anomaly {
                     explanation: format!(
                         "op {} read key {} = {}, seeing {}, which the failed op {} appended",
@@ -225,7 +285,7 @@ pub(crate) fn infer(t: &Txns, edges: &mut Vec<(u32, u32, u8)>, found: &mut Found
             if let Some(&last) = read.last() {
                 let e = match m.kind {
                     MopKind::ReadPrefix => Some(ix.writers[k][read.len() - 1]).filter(|e| *e != NONE),
-                    _ => ix.elems.get(&(m.key, last)).copied(),
+                    _ => ix.elem(m.key, last),
                 };
                 if let Some(e) = e {
                     let w = t.mops[e as usize].txn;

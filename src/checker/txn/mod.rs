@@ -5,7 +5,7 @@
 //! consistency-model lattice (`not`, `also_not`).
 //!
 //! - `history`: the compact representation (`Txns`) and its `Builder`; `ops` fills it from
-//!   `Op`s, `scan` straight from a file's bytes.
+//!   `Op`s, `scan` straight from a file's bytes, `split` on two threads for a big file.
 //! - `list_append`, `rw_register`: inference; `order`: process and realtime edges.
 //! - `graph`: CSR graph, SCCs, BFS; `cycles`: the cycle search; `explain`: words.
 //! - `lattice`: Elle's models and anomalies; `found`: the anomalies collected.
@@ -21,6 +21,9 @@ mod ops;
 mod order;
 mod rw_register;
 mod scan;
+mod split;
+#[cfg(test)]
+mod split_tests;
 #[cfg(test)]
 mod tests;
 
@@ -117,7 +120,7 @@ pub fn check(ops: &[Op], opts: &Options) -> Result<CheckOutcome, ShapeError> {
 /// bytes, without building `Op`s.
 pub fn check_file(path: &Path, opts: &Options) -> Result<CheckOutcome, TxnError> {
     lattice::validate(&opts.consistency_models)?;
-    let txns = scan::read(path, opts.model)?;
+    let txns = split::read(path, opts.model)?;
     Ok(check_txns(&txns, opts))
 }
 

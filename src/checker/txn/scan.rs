@@ -33,6 +33,7 @@ pub(crate) fn read(path: &Path, model: Model) -> Result<Txns, TxnError> {
         line_base: 1,
         path: shown,
         model,
+        in_vector: false,
     };
     s.run(size)
 }
@@ -42,9 +43,52 @@ pub(crate) fn read_bytes(bytes: &[u8], path: &Path, model: Model) -> Result<Txns
     // One block holds it all: the first read takes every byte and sees the end.
     let block = bytes.len() + 1;
     let buf = Vec::with_capacity(block);
-    let mut s =
-        Scanner { src: bytes, buf, block, pos: 0, eof: false, line_base: 1, path: path.display().to_string(), model };
+    let mut s = Scanner {
+        src: bytes,
+        buf,
+        block,
+        pos: 0,
+        eof: false,
+        line_base: 1,
+        path: path.display().to_string(),
+        model,
+        in_vector: false,
+    };
     s.run(bytes.len())
+}
+
+/// Scans one part of a split input (`src`, `len` bytes of a file of `whole` bytes) without
+/// adding the micro-ops of the invokes still open at its end. The second part starts between
+/// two ops, inside the enclosing vector if `in_vector`.
+pub(crate) fn scan_part<R: Read>(
+    src: R,
+    len: usize,
+    whole: usize,
+    path: &str,
+    model: Model,
+    second: Option<bool>,
+) -> Result<Scanned, TxnError> {
+    let in_vector = second.unwrap_or(false);
+    let block = BLOCK.min(len + 1);
+    let mut s = Scanner {
+        src,
+        buf: Vec::with_capacity(block),
+        block,
+        pos: 0,
+        eof: false,
+        line_base: 1,
+        path: path.to_string(),
+        model,
+        in_vector,
+    };
+    s.scan(len, whole, second.is_some())
+}
+
+/// Skips what may come before the first op (whitespace, commas, comments); `None` if `s`
+/// ends first.
+pub(crate) fn skip_leading(s: &[u8]) -> Option<usize> {
+    let i = skip_ws(s, 0);
+    (i < s.len()).then_some(i)
 }
 
 struct Scanner<R> {
@@ -58,6 +102,26 @@ struct Scanner<R> {
     line_base: u64,
     path: String,
     model: Model,
+    /// Whether the ops start inside the file's one enclosing vector (the second part of a
+    /// split file whose first part opened it).
+    in_vector: bool,
+}
+
+/// What one scan of a file (or of a part of it) leaves: the txns built so far, and the
+/// invokes still open at its end, whose micro-ops `finish` adds.
+pub(crate) struct Scanned {
+    pub b: Builder,
+    /// Per process, its open invoke (`NONE`: none) with its micro-ops and their lists.
+    pub invokes: FxHashMap<u64, (u32, Vec<Smop>, Vec<i64>)>,
+    /// History positions used (ops that are neither the header nor the nemesis's).
+    pub ordinal: u64,
+    /// Inside the enclosing vector at the end.
+    pub in_vector: bool,
+    /// Per process, its first op: the txn of a completion that had no invoke before it, or
+    /// `NONE` for an invoke (how a second part's completions find their first part's invokes).
+    pub first: FxHashMap<u64, u32>,
+    /// Some op had no `:index` (its index is its ordinal, which only a whole scan knows).
+    pub missing_index: bool,
 }
 
 /// Why parsing an op stopped.
@@ -70,14 +134,14 @@ enum Stop {
 
 /// A micro-op as parsed, before the op's type is known.
 #[derive(Clone, Copy)]
-struct Smop {
-    f: F,
-    key: u32,
-    val: Sval,
+pub(crate) struct Smop {
+    pub f: F,
+    pub key: u32,
+    pub val: Sval,
 }
 
 #[derive(Clone, Copy, PartialEq)]
-enum F {
+pub(crate) enum F {
     Append,
     Read,
     Write,
@@ -85,7 +149,7 @@ enum F {
 }
 
 #[derive(Clone, Copy)]
-enum Sval {
+pub(crate) enum Sval {
     Nil,
     Int(i64),
     /// A list: `start..end` in the scratch list arena.
@@ -110,16 +174,25 @@ struct Parsed {
 
 impl<R: Read> Scanner<R> {
     fn run(&mut self, size: usize) -> Result<Txns, TxnError> {
+        let part = self.scan(size, size, false)?;
+        finish(part, self.model, &self.path)
+    }
+
+    /// Scans every op; `size` is this input's length, `reserve` the whole file's (what the
+    /// vectors are reserved for), `second` whether this is the second part of a split file.
+    fn scan(&mut self, size: usize, reserve: usize, second: bool) -> Result<Scanned, TxnError> {
         let mut b = Builder::default();
-        b.t.txns.reserve(size / 200);
-        b.t.mops.reserve(size / 80);
+        b.t.txns.reserve(reserve / 200);
+        b.t.mops.reserve(reserve.max(size) / 80);
         let mut mops: Vec<Smop> = Vec::new();
         let mut lists: Vec<i64> = Vec::new();
         // Per process, the micro-ops of its open invoke (used if it never completes).
         let mut invokes: FxHashMap<u64, (u32, Vec<Smop>, Vec<i64>)> = FxHashMap::default();
+        let mut first: FxHashMap<u64, u32> = FxHashMap::default();
+        let mut missing_index = false;
         let mut ordinal: u64 = 0;
-        let mut in_vector = false;
-        let mut started = false;
+        let mut in_vector = self.in_vector;
+        let mut started = second;
         self.fill()?;
         loop {
             // Between ops: whitespace, commas, comments, and the one enclosing vector.
@@ -172,6 +245,7 @@ impl<R: Read> Scanner<R> {
             }
             let pos = ordinal + 1;
             ordinal += 1;
+            missing_index |= p.index.is_none();
             let index = p.index.unwrap_or(ordinal - 1);
             let Some(process) = p.process else {
                 return Err(self.parse_err(start, "a :process in the op".into()));
@@ -192,6 +266,9 @@ impl<R: Read> Scanner<R> {
                 check_shape(self.model, &mops, &lists, false, true).map_err(|e| self.shape_err(start, shape(e)))?;
                 b.invoke(process, pos, index);
                 let id = b.t.txns.len() as u32 - 1;
+                if second {
+                    first.entry(process).or_insert(NONE);
+                }
                 let slot = invokes.entry(process).or_insert_with(|| (NONE, Vec::new(), Vec::new()));
                 slot.0 = id;
                 slot.1.clone_from(&mops);
@@ -203,25 +280,14 @@ impl<R: Read> Scanner<R> {
             if let Some(slot) = invokes.get_mut(&process) {
                 slot.0 = NONE;
             }
-            b.complete(process, pos, index, status);
+            let id = b.complete(process, pos, index, status);
+            if second {
+                first.entry(process).or_insert(id);
+            }
             feed(&mut b, self.model, &mops, &lists, status).map_err(|e| self.shape_err(start, shape(e)))?;
             b.end();
         }
-        let open = b.take_open();
-        let mut left: Vec<(u32, Vec<Smop>, Vec<i64>)> = invokes.into_values().collect();
-        left.sort_by_key(|x| x.0);
-        for (id, ms, ls) in left {
-            if id != NONE && open.contains(&id) {
-                b.reopen(id);
-                feed(&mut b, self.model, &ms, &ls, Status::Info).map_err(|e| TxnError::Parse {
-                    path: self.path.clone(),
-                    line: 0,
-                    expected: e,
-                })?;
-                b.end();
-            }
-        }
-        Ok(b.finish())
+        Ok(Scanned { b, invokes, ordinal, in_vector, first, missing_index })
     }
 
     /// Reads the next block onto the end of the buffer, reusing its capacity (no fresh block
@@ -259,6 +325,26 @@ impl<R: Read> Scanner<R> {
     }
 }
 
+/// Adds the micro-ops of the invokes still open at the end, as info, in txn order.
+fn finish(part: Scanned, model: Model, path: &str) -> Result<Txns, TxnError> {
+    let Scanned { mut b, invokes, .. } = part;
+    let open = b.take_open();
+    let mut left: Vec<(u32, Vec<Smop>, Vec<i64>)> = invokes.into_values().collect();
+    left.sort_by_key(|x| x.0);
+    for (id, ms, ls) in left {
+        if id != NONE && open.contains(&id) {
+            b.reopen(id);
+            feed(&mut b, model, &ms, &ls, Status::Info).map_err(|e| TxnError::Parse {
+                path: path.to_string(),
+                line: 0,
+                expected: e,
+            })?;
+            b.end();
+        }
+    }
+    Ok(b.finish())
+}
+
 fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     let mut n = 0;
     while n < buf.len() {
@@ -293,9 +379,26 @@ fn skip_ws(s: &[u8], mut i: usize) -> usize {
     i
 }
 
+/// The bytes that end a token, as a table (one load per byte); `colon` says whether `:` is one
+/// of them (it ends a keyword, but not a value being skipped).
+const fn delims(colon: bool) -> [bool; 256] {
+    let mut t = [false; 256];
+    let d = b" \n\r\t,}])[({\";:";
+    let mut i = 0;
+    while i < d.len() {
+        t[d[i] as usize] = true;
+        i += 1;
+    }
+    t[b':' as usize] = colon;
+    t
+}
+
+static DELIM: [bool; 256] = delims(true);
+static DELIM_NO_COLON: [bool; 256] = delims(false);
+
 #[inline]
 fn is_delim(c: u8) -> bool {
-    matches!(c, b' ' | b'\n' | b'\r' | b'\t' | b',' | b'}' | b']' | b')' | b'{' | b'[' | b'(' | b'"' | b';' | b':')
+    DELIM[c as usize]
 }
 
 /// Parses one op map starting at `s[i] == '{'`; returns the offset after it.
@@ -413,7 +516,17 @@ fn int(s: &[u8], i: usize) -> Result<(i64, usize), Stop> {
         j += 1;
     }
     let start = j;
+    // Eighteen digits cannot overflow: no checks for them.
     let mut v: i64 = 0;
+    let fast = s.len().min(j + 18);
+    while j < fast {
+        let d = s[j].wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        v = v * 10 + d as i64;
+        j += 1;
+    }
     while j < s.len() && s[j].is_ascii_digit() {
         v = v
             .checked_mul(10)
@@ -456,7 +569,7 @@ fn skip_value(s: &[u8], mut i: usize) -> Result<usize, Stop> {
             b'\\' => i += 2,
             _ => {
                 let mut j = i + 1;
-                while j < s.len() && !(is_delim(s[j]) && s[j] != b':') {
+                while j < s.len() && !DELIM_NO_COLON[s[j] as usize] {
                     j += 1;
                 }
                 if j == s.len() {
@@ -629,7 +742,7 @@ fn model_f_ok(model: Model, f: F) -> bool {
 }
 
 /// Adds the micro-ops of a completion to the current txn.
-fn feed(b: &mut Builder, model: Model, mops: &[Smop], lists: &[i64], status: Status) -> Result<(), String> {
+pub(crate) fn feed(b: &mut Builder, model: Model, mops: &[Smop], lists: &[i64], status: Status) -> Result<(), String> {
     let ok = status == Status::Ok;
     let counts = status != Status::Fail;
     for (i, m) in mops.iter().enumerate() {
