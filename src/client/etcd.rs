@@ -76,7 +76,12 @@ impl Connector for EtcdConnector {
             .build()
             .map_err(|e| e.to_string())?;
         let gateway = Gateway { http, base };
-        Ok(Box::new(EtcdClient { gateway, kind: self.kind, serializable: self.serializable, op_timeout: self.op_timeout }))
+        Ok(Box::new(EtcdClient {
+            gateway,
+            kind: self.kind,
+            serializable: self.serializable,
+            op_timeout: self.op_timeout,
+        }))
     }
 }
 
@@ -191,7 +196,8 @@ impl EtcdClient {
                 outcome(self.gateway.post("/v3/kv/put", body, t).await, value, |_| true)
             }
             "read" => {
-                let body = json!({"key": b64(SET_PREFIX), "range_end": b64(&prefix_end(SET_PREFIX)), "keys_only": true});
+                let body =
+                    json!({"key": b64(SET_PREFIX), "range_end": b64(&prefix_end(SET_PREFIX)), "keys_only": true});
                 match self.gateway.post("/v3/kv/range", body, t).await {
                     Reply::Body(v) => match set_elements(&v) {
                         Ok(els) => Completion::Ok(json!(els)),
@@ -330,7 +336,11 @@ fn empty(model: TxnModel) -> Value {
 
 /// Applies the micro-ops in order to `snapshot`: the completed micro-ops (reads filled in, each
 /// seeing the transaction's own earlier writes) and the keys written with their final values.
-fn apply(model: TxnModel, mops: &[Value], snapshot: &BTreeMap<u64, Stored>) -> Result<(Value, BTreeMap<u64, Value>), String> {
+fn apply(
+    model: TxnModel,
+    mops: &[Value],
+    snapshot: &BTreeMap<u64, Stored>,
+) -> Result<(Value, BTreeMap<u64, Value>), String> {
     let mut state: BTreeMap<u64, Value> = snapshot.iter().map(|(k, s)| (*k, s.value.clone())).collect();
     let mut writes = BTreeMap::new();
     let mut done = Vec::with_capacity(mops.len());

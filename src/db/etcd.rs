@@ -71,7 +71,7 @@ const OWN_FLAGS: &[&str] = &[
 ];
 
 /// How many lines of a member's log a startup failure quotes.
-const LOG_TAIL_LINES: u32 = 20;
+const LOG_TAIL_LINES: u32 = 10;
 
 /// etcd, configured from an `EtcdSpec` for one test.
 pub struct Etcd {
@@ -203,9 +203,13 @@ impl Etcd {
         Ok(())
     }
 
-    /// The last lines of the member's log on `node` (empty when there is none).
+    /// What the member's log on `node` says: its lines naming an error (etcd prints a bad
+    /// flag's complaint before a page of usage), then its last lines. Empty when there is none.
     async fn log_tail(&self, node: &Node) -> String {
-        let cmd = format!("tail -n {LOG_TAIL_LINES} {LOG_FILE} 2>/dev/null");
+        let cmd = format!(
+            "grep -iE 'error|fatal|panic|not defined|invalid|in use' {LOG_FILE} 2>/dev/null | tail -n 5 | cut -c1-400; \
+             echo '--- last lines:'; tail -n {LOG_TAIL_LINES} {LOG_FILE} 2>/dev/null | cut -c1-400"
+        );
         node.remote
             .exec(&RemoteCommand::new(cmd).sudo().unchecked())
             .await
@@ -228,10 +232,7 @@ impl Etcd {
                     db: "etcd",
                     node: node.name.clone(),
                     after: started.elapsed(),
-                    reason: format!(
-                        "etcd exited while starting; the last lines of {LOG_FILE}:\n{}",
-                        self.log_tail(node).await
-                    ),
+                    reason: format!("etcd exited while starting; {LOG_FILE} says:\n{}", self.log_tail(node).await),
                 });
             }
             probes += 1;
@@ -249,7 +250,7 @@ impl Etcd {
             db: "etcd",
             node: node.name.clone(),
             after: limit,
-            reason: format!("{last}; the last lines of {LOG_FILE}:\n{}", self.log_tail(node).await),
+            reason: format!("{last}; {LOG_FILE} says:\n{}", self.log_tail(node).await),
         })
     }
 }
@@ -462,7 +463,7 @@ mod tests {
         let c = Cluster::new(vec![fake.clone() as Arc<dyn Remote>]);
         let fakes = [fake];
         fakes[0].answer("kill -0", 1, "");
-        fakes[0].answer("tail -n", 0, "flag provided but not defined: -no-such-flag\n");
+        fakes[0].answer("grep -iE", 0, "flag provided but not defined: -no-such-flag\n");
         let etcd = Etcd::new(EtcdSpec::default(), "t");
         let err = etcd.await_node(&c.nodes()[0], Duration::from_secs(30)).await.expect_err("exited");
         let msg = err.to_string();
