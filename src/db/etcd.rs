@@ -1,11 +1,14 @@
 //! etcd as the system under test: installed from Debian's `etcd-server` where missing (or from a
 //! binary or tarball the test names), one cluster over the test's nodes, started as a daemon with
-//! a pid file and a log file, awaited until healthy, torn down to empty data.
+//! a pid file and a log file, awaited until healthy, torn down to empty data. A member that
+//! exits while starting (a bad option, a port in use) fails setup at once, with the tail of its
+//! log in the error.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 use tracing::{debug, info};
 
 use super::{node_ip, Db, DbError, Pause, Primary, Process};
@@ -45,7 +48,30 @@ pub struct EtcdSpec {
     /// How long to wait for the cluster to become healthy (default 60s).
     #[serde(default, deserialize_with = "duration::option")]
     pub await_timeout: Option<Duration>,
+    /// More etcd flags, each passed as `--key=value` (`{ snapshot-count: 1000, quota-backend-bytes:
+    /// 4294967296 }`); the flags brawl sets itself (name, data dir, URLs, initial cluster) cannot
+    /// be given here.
+    #[serde(default, deserialize_with = "scalar_map")]
+    pub options: BTreeMap<String, String>,
 }
+
+/// The flags brawl sets on every member; `options` may not override them.
+const OWN_FLAGS: &[&str] = &[
+    "name",
+    "data-dir",
+    "listen-peer-urls",
+    "initial-advertise-peer-urls",
+    "listen-client-urls",
+    "advertise-client-urls",
+    "initial-cluster",
+    "initial-cluster-state",
+    "initial-cluster-token",
+    "election-timeout",
+    "heartbeat-interval",
+];
+
+/// How many lines of a member's log a startup failure quotes.
+const LOG_TAIL_LINES: u32 = 10;
 
 /// etcd, configured from an `EtcdSpec` for one test.
 pub struct Etcd {
@@ -151,6 +177,16 @@ impl Etcd {
         if let Some(t) = self.spec.heartbeat_interval {
             args.extend(["--heartbeat-interval".into(), t.as_millis().to_string()]);
         }
+        for (key, value) in &self.spec.options {
+            let flag = key.trim_start_matches('-');
+            if OWN_FLAGS.contains(&flag) {
+                return Err(DbError::LocalFile {
+                    path: format!("db.etcd.options.{key}"),
+                    reason: format!("brawl sets --{flag} itself; remove it from the test's options"),
+                });
+            }
+            args.push(format!("--{flag}={value}"));
+        }
         let exec = crate::control::join(&args);
         Ok(super::daemon_command(&exec, DATA_DIR, PID_FILE, LOG_FILE, &self.env))
     }
@@ -167,12 +203,39 @@ impl Etcd {
         Ok(())
     }
 
-    /// Waits for one node's `/health` to say true.
+    /// What the member's log on `node` says: its lines naming an error (etcd prints a bad
+    /// flag's complaint before a page of usage), then its last lines. Empty when there is none.
+    async fn log_tail(&self, node: &Node) -> String {
+        let cmd = format!(
+            "grep -iE 'error|fatal|panic|not defined|invalid|in use' {LOG_FILE} 2>/dev/null | tail -n 5 | cut -c1-400; \
+             echo '--- last lines:'; tail -n {LOG_TAIL_LINES} {LOG_FILE} 2>/dev/null | cut -c1-400"
+        );
+        node.remote
+            .exec(&RemoteCommand::new(cmd).sudo().unchecked())
+            .await
+            .map(|o| o.stdout.trim().to_string())
+            .unwrap_or_default()
+    }
+
+    /// Waits for one node's `/health` to say true; fails at once when the member exits.
     async fn await_node(&self, node: &Node, limit: Duration) -> Result<(), DbError> {
         let url = format!("{}/health", Self::client_url(node)?);
-        let deadline = Instant::now() + limit;
+        let started = Instant::now();
+        let deadline = started + limit;
         let mut last = String::from("no answer yet");
+        let mut probes = 0u32;
         while Instant::now() < deadline {
+            // Every second, whether the member is still there: one that exited (a bad flag, a
+            // port in use) will never be healthy, and its log says why.
+            if probes % 5 == 4 && !self.running(node).await? {
+                return Err(DbError::NotHealthy {
+                    db: "etcd",
+                    node: node.name.clone(),
+                    after: started.elapsed(),
+                    reason: format!("etcd exited while starting; {LOG_FILE} says:\n{}", self.log_tail(node).await),
+                });
+            }
+            probes += 1;
             match self.http.get(&url).send().await {
                 Ok(resp) => match resp.text().await {
                     Ok(body) if body.contains("\"health\":\"true\"") => return Ok(()),
@@ -183,17 +246,11 @@ impl Etcd {
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        let tail = node
-            .remote
-            .exec(&RemoteCommand::new(format!("tail -n 5 {LOG_FILE}")).sudo().unchecked())
-            .await
-            .map(|o| o.stdout)
-            .unwrap_or_default();
         Err(DbError::NotHealthy {
             db: "etcd",
             node: node.name.clone(),
             after: limit,
-            reason: format!("{last}; log: {}", tail.trim()),
+            reason: format!("{last}; {LOG_FILE} says:\n{}", self.log_tail(node).await),
         })
     }
 }
@@ -294,6 +351,41 @@ impl Primary for Etcd {
     }
 }
 
+/// A map of flag names to scalars (strings, numbers, booleans), each as its text.
+fn scalar_map<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
+    /// One YAML scalar, as text.
+    struct Scalar(String);
+    impl<'de> Deserialize<'de> for Scalar {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl serde::de::Visitor<'_> for V {
+                type Value = Scalar;
+                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    f.write_str("a string, number or boolean (the flag's value)")
+                }
+                fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Scalar, E> {
+                    Ok(Scalar(v.to_string()))
+                }
+                fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Scalar, E> {
+                    Ok(Scalar(v.to_string()))
+                }
+                fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Scalar, E> {
+                    Ok(Scalar(v.to_string()))
+                }
+                fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Scalar, E> {
+                    Ok(Scalar(v.to_string()))
+                }
+                fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Scalar, E> {
+                    Ok(Scalar(v.to_string()))
+                }
+            }
+            d.deserialize_any(V)
+        }
+    }
+    let raw = BTreeMap::<String, Scalar>::deserialize(d)?;
+    Ok(raw.into_iter().map(|(k, v)| (k, v.0)).collect())
+}
+
 fn read_local(path: &str) -> Result<Vec<u8>, DbError> {
     std::fs::read(path).map_err(|e| DbError::LocalFile { path: path.into(), reason: e.to_string() })
 }
@@ -343,6 +435,39 @@ mod tests {
             .commands()
             .iter()
             .any(|c| c.starts_with("sudo ") && c.contains("apt-get install") && c.contains("etcd-server")));
+    }
+
+    #[test]
+    fn options_become_flags_and_brawls_own_flags_are_refused() {
+        let (c, _) = cluster();
+        let spec: EtcdSpec = serde_saphyr::from_str(
+            "options: { snapshot-count: 1000, enable-pprof: true, log-level: \"debug\", auto-compaction-retention: 1.5 }",
+        )
+        .expect("parses");
+        let cmd = Etcd::new(spec, "t").start_command(&c, &c.nodes()[0]).expect("builds");
+        assert!(
+            cmd.contains("--auto-compaction-retention=1.5 --enable-pprof=true --log-level=debug --snapshot-count=1000"),
+            "{cmd}"
+        );
+        let spec = EtcdSpec { options: [("data-dir".to_string(), "/".to_string())].into(), ..Default::default() };
+        let err = Etcd::new(spec, "t").start_command(&c, &c.nodes()[0]).expect_err("refused");
+        assert!(err.to_string().contains("brawl sets --data-dir itself"), "{err}");
+        let bad = serde_saphyr::from_str::<EtcdSpec>("options: { a: [1] }").expect_err("a list is no flag value");
+        assert!(bad.to_string().contains("a string, number or boolean"), "{bad}");
+    }
+
+    #[tokio::test]
+    async fn a_member_that_exits_while_starting_fails_with_its_log() {
+        // Loopback, where nothing answers on etcd's port: the health probe is refused at once.
+        let fake = Arc::new(FakeRemote::new("127.0.0.1"));
+        let c = Cluster::new(vec![fake.clone() as Arc<dyn Remote>]);
+        let fakes = [fake];
+        fakes[0].answer("kill -0", 1, "");
+        fakes[0].answer("grep -iE", 0, "flag provided but not defined: -no-such-flag\n");
+        let etcd = Etcd::new(EtcdSpec::default(), "t");
+        let err = etcd.await_node(&c.nodes()[0], Duration::from_secs(30)).await.expect_err("exited");
+        let msg = err.to_string();
+        assert!(msg.contains("etcd exited while starting") && msg.contains("no-such-flag"), "{msg}");
     }
 
     #[test]
