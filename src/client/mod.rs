@@ -43,6 +43,7 @@ pub trait Connector: Send + Sync {
 pub fn serves(db: &DbSpec) -> &'static [WorkloadKind] {
     match db {
         DbSpec::Etcd(_) => etcd::SERVES,
+        DbSpec::Mariadb(_) => &[],
     }
 }
 
@@ -52,6 +53,7 @@ pub fn connector(db: &DbSpec, workload: &WorkloadSpec, cluster: &Cluster) -> Res
     check_serves(db, workload.kind())?;
     Ok(match db {
         DbSpec::Etcd(_) => Arc::new(etcd::EtcdConnector::new(workload, cluster)),
+        DbSpec::Mariadb(_) => return Err("mariadb: no client yet".into()),
     })
 }
 

@@ -169,6 +169,8 @@ pub enum RawSudo {
 pub enum DbSpec {
     /// etcd.
     Etcd(EtcdSpec),
+    /// MariaDB, one server or a Galera cluster.
+    Mariadb(crate::db::mariadb::MariaDbSpec),
 }
 
 impl DbSpec {
@@ -176,6 +178,7 @@ impl DbSpec {
     pub fn name(&self) -> &'static str {
         match self {
             DbSpec::Etcd(_) => "etcd",
+            DbSpec::Mariadb(_) => "mariadb",
         }
     }
 }
