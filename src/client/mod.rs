@@ -5,11 +5,12 @@
 //! when the op definitely did not take effect (refused before it was sent, rolled back, a
 //! failed precondition).
 //!
-//! One file per database family: `etcd.rs` (v3 JSON gateway). Each family declares which
+//! One file per database family: `etcd.rs` (v3 JSON gateway), `sql/` (PostgreSQL, MariaDB). Each family declares which
 //! workloads it serves (`serves`); a test pairing a database with a workload it cannot serve is
 //! refused when the test file is validated.
 
 pub mod etcd;
+pub mod sql;
 
 use std::sync::Arc;
 
@@ -43,6 +44,7 @@ pub trait Connector: Send + Sync {
 pub fn serves(db: &DbSpec) -> &'static [WorkloadKind] {
     match db {
         DbSpec::Etcd(_) => etcd::SERVES,
+        DbSpec::Postgres(_) => sql::SERVES,
     }
 }
 
@@ -52,6 +54,9 @@ pub fn connector(db: &DbSpec, workload: &WorkloadSpec, cluster: &Cluster) -> Res
     check_serves(db, workload.kind())?;
     Ok(match db {
         DbSpec::Etcd(_) => Arc::new(etcd::EtcdConnector::new(workload, cluster)),
+        DbSpec::Postgres(s) => {
+            Arc::new(sql::SqlConnector::new(Arc::new(sql::postgres::PgBackend::new(s, cluster)), workload))
+        }
     })
 }
 

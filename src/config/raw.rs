@@ -169,6 +169,8 @@ pub enum RawSudo {
 pub enum DbSpec {
     /// etcd.
     Etcd(EtcdSpec),
+    /// PostgreSQL 15.
+    Postgres(crate::db::postgres::PostgresSpec),
 }
 
 impl DbSpec {
@@ -176,6 +178,7 @@ impl DbSpec {
     pub fn name(&self) -> &'static str {
         match self {
             DbSpec::Etcd(_) => "etcd",
+            DbSpec::Postgres(_) => "postgres",
         }
     }
 }

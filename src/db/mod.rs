@@ -2,9 +2,10 @@
 //! as Jepsen's `DB`, `Kill`/`Process`, `Pause`, `Primary` and `LogFiles`.
 //!
 //! `cycle` is the lifecycle step every run takes: tear down everywhere, set up everywhere, wait
-//! until the system answers. One file per system under test: `etcd.rs`.
+//! until the system answers. One file per system under test: `etcd.rs`, `postgres.rs`.
 
 pub mod etcd;
+pub mod postgres;
 
 use std::time::Duration;
 

@@ -107,6 +107,7 @@ pub struct RunOptions {
 pub fn build_db(spec: &DbSpec, test: &str, env: Vec<(String, String)>) -> Arc<dyn Db> {
     match spec {
         DbSpec::Etcd(s) => Arc::new(db::etcd::Etcd::new(s.clone(), test).with_env(env)),
+        DbSpec::Postgres(s) => Arc::new(db::postgres::Postgres::new(s.clone()).with_env(env)),
     }
 }
 
