@@ -5,11 +5,12 @@
 //! when the op definitely did not take effect (refused before it was sent, rolled back, a
 //! failed precondition).
 //!
-//! One file per database family: `etcd.rs` (v3 JSON gateway). Each family declares which
+//! One file per database family: `etcd.rs` (v3 JSON gateway), `sql/` (PostgreSQL, MariaDB). Each family declares which
 //! workloads it serves (`serves`); a test pairing a database with a workload it cannot serve is
 //! refused when the test file is validated.
 
 pub mod etcd;
+pub mod sql;
 
 use std::sync::Arc;
 
@@ -43,7 +44,8 @@ pub trait Connector: Send + Sync {
 pub fn serves(db: &DbSpec) -> &'static [WorkloadKind] {
     match db {
         DbSpec::Etcd(_) => etcd::SERVES,
-        DbSpec::Mariadb(_) => &[],
+        DbSpec::Mariadb(_) => sql::SERVES,
+        DbSpec::Postgres(_) => sql::SERVES,
     }
 }
 
@@ -53,7 +55,10 @@ pub fn connector(db: &DbSpec, workload: &WorkloadSpec, cluster: &Cluster) -> Res
     check_serves(db, workload.kind())?;
     Ok(match db {
         DbSpec::Etcd(_) => Arc::new(etcd::EtcdConnector::new(workload, cluster)),
-        DbSpec::Mariadb(_) => return Err("mariadb: no client yet".into()),
+        DbSpec::Mariadb(s) => Arc::new(sql::SqlConnector::new(Arc::new(sql::mysql::MysqlBackend::new(s, cluster)), workload)),
+        DbSpec::Postgres(s) => {
+            Arc::new(sql::SqlConnector::new(Arc::new(sql::postgres::PgBackend::new(s, cluster)), workload))
+        }
     })
 }
 

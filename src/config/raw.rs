@@ -171,6 +171,8 @@ pub enum DbSpec {
     Etcd(EtcdSpec),
     /// MariaDB, one server or a Galera cluster.
     Mariadb(crate::db::mariadb::MariaDbSpec),
+    /// PostgreSQL 15.
+    Postgres(crate::db::postgres::PostgresSpec),
 }
 
 impl DbSpec {
@@ -179,6 +181,7 @@ impl DbSpec {
         match self {
             DbSpec::Etcd(_) => "etcd",
             DbSpec::Mariadb(_) => "mariadb",
+            DbSpec::Postgres(_) => "postgres",
         }
     }
 }

@@ -54,26 +54,15 @@ pub const DATABASE: &str = "brawl";
 /// Galera's provider library (Debian's galera-4).
 const PROVIDER: &str = "/usr/lib/galera/libgalera_smm.so";
 
-/// `isolation:` the server's default transaction isolation (`transaction-isolation`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Isolation {
-    /// READ-COMMITTED.
-    ReadCommitted,
-    /// REPEATABLE-READ (MariaDB's default).
-    RepeatableRead,
-    /// SERIALIZABLE.
-    Serializable,
-}
+/// `isolation:` the SQL client's levels, shared with PostgreSQL.
+pub use crate::client::sql::Isolation;
 
-impl Isolation {
-    /// The value of `transaction-isolation`.
-    pub fn server_value(self) -> &'static str {
-        match self {
-            Isolation::ReadCommitted => "READ-COMMITTED",
-            Isolation::RepeatableRead => "REPEATABLE-READ",
-            Isolation::Serializable => "SERIALIZABLE",
-        }
+/// The value of `transaction-isolation` for `level`.
+pub fn server_isolation(level: Isolation) -> &'static str {
+    match level {
+        Isolation::ReadCommitted => "READ-COMMITTED",
+        Isolation::RepeatableRead => "REPEATABLE-READ",
+        Isolation::Serializable => "SERIALIZABLE",
     }
 }
 
@@ -81,7 +70,8 @@ impl Isolation {
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct MariaDbSpec {
-    /// The server's default isolation level (MariaDB's default, repeatable read, when absent).
+    /// The server's default isolation level and every client transaction's (MariaDB's
+    /// default, repeatable read, when absent).
     pub isolation: Option<Isolation>,
     /// A Galera cluster of every node (default false: one server on the first node).
     #[serde(default)]
@@ -221,7 +211,7 @@ impl MariaDb {
         c += &format!("user = mysql\nbind-address = {ip}\nport = {PORT}\nskip-name-resolve\n");
         c += "performance_schema = OFF\ninnodb_buffer_pool_size = 64M\nmax_connections = 300\n";
         if let Some(level) = self.spec.isolation {
-            c += &format!("transaction-isolation = {}\n", level.server_value());
+            c += &format!("transaction-isolation = {}\n", server_isolation(level));
         }
         if self.spec.galera {
             let members: Vec<String> =

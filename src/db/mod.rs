@@ -2,10 +2,12 @@
 //! as Jepsen's `DB`, `Kill`/`Process`, `Pause`, `Primary` and `LogFiles`.
 //!
 //! `cycle` is the lifecycle step every run takes: tear down everywhere, set up everywhere, wait
-//! until the system answers. One file per system under test: `etcd.rs`, `mariadb.rs`.
+//! until the system answers. One file per system under test: `etcd.rs`, `mariadb.rs`,
+//! `postgres.rs`.
 
 pub mod etcd;
 pub mod mariadb;
+pub mod postgres;
 
 use std::time::Duration;
 

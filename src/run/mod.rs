@@ -108,6 +108,7 @@ pub fn build_db(spec: &DbSpec, test: &str, env: Vec<(String, String)>) -> Arc<dy
     match spec {
         DbSpec::Etcd(s) => Arc::new(db::etcd::Etcd::new(s.clone(), test).with_env(env)),
         DbSpec::Mariadb(s) => Arc::new(db::mariadb::MariaDb::new(s.clone(), test).with_env(env)),
+        DbSpec::Postgres(s) => Arc::new(db::postgres::Postgres::new(s.clone()).with_env(env)),
     }
 }
 

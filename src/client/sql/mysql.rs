@@ -36,7 +36,7 @@ impl MysqlBackend {
     /// The backend for a test of `spec` on `cluster`.
     pub fn new(spec: &MariaDbSpec, cluster: &Cluster) -> Self {
         MysqlBackend {
-            isolation: isolation(spec.isolation),
+            isolation: spec.isolation.unwrap_or(Isolation::RepeatableRead),
             galera: spec.galera,
             first: cluster.nodes().first().cloned(),
         }
@@ -49,15 +49,6 @@ impl MysqlBackend {
         } else {
             self.first.as_ref().unwrap_or(node)
         }
-    }
-}
-
-/// The client's isolation level for the db's: MariaDB's default is repeatable read.
-pub fn isolation(level: Option<mariadb::Isolation>) -> Isolation {
-    match level {
-        Some(mariadb::Isolation::ReadCommitted) => Isolation::ReadCommitted,
-        Some(mariadb::Isolation::Serializable) => Isolation::Serializable,
-        Some(mariadb::Isolation::RepeatableRead) | None => Isolation::RepeatableRead,
     }
 }
 
@@ -167,11 +158,5 @@ mod tests {
         assert_eq!(text(MyValue::NULL), None);
         assert_eq!(text(MyValue::Bytes(b"1,2,3".to_vec())).as_deref(), Some("1,2,3"));
         assert_eq!(text(MyValue::Int(-4)).as_deref(), Some("-4"));
-    }
-
-    #[test]
-    fn isolation_defaults_to_mariadbs_repeatable_read() {
-        assert_eq!(isolation(None), Isolation::RepeatableRead);
-        assert_eq!(isolation(Some(mariadb::Isolation::Serializable)), Isolation::Serializable);
     }
 }
