@@ -10,6 +10,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use brawl::control::{Remote, RemoteCommand};
+use brawl::history::{OpType, Process as HistProcess};
 use common::{brawl, brawl_bin, text, TestCluster};
 use serde_json::Value;
 
@@ -22,7 +23,7 @@ fn test_file(dir: &Path, name: &str, cluster: &str, body: &str) -> String {
 }
 
 /// Runs a test file; returns the exit code, the run directory and its results.
-fn run(file: &str, reports: &Path) -> (Option<i32>, PathBuf, Value, String) {
+fn run_test(file: &str, reports: &Path) -> (Option<i32>, PathBuf, Value, String) {
     let out = brawl(&["run", file, "--reports", reports.to_str().expect("utf8"), "--seed", "7"]);
     let run = std::fs::canonicalize(reports.join("latest")).expect("reports/latest points at the run");
     let results = std::fs::read(run.join("results.json"))
@@ -76,7 +77,7 @@ async fn one_server_runs_the_main_workloads_under_partitions_and_kills() {
              time-limit: 12s\nrecovery-time: 2s\nconcurrency: 6\nrate: 150\n"
         );
         let file = test_file(dir.path(), &format!("mariadb-{name}"), "ma1", &body);
-        let (code, run, results, out) = run(&file, &reports);
+        let (code, run, results, out) = run_test(&file, &reports);
         assert!(matches!(code, Some(0..=2)), "{name}: no verdict: {out}");
         assert_eq!(results["validity"], "valid", "{name}: {results:#}");
         for f in *fs {
@@ -112,10 +113,10 @@ async fn galera_forms_survives_a_partition_and_recovers_after_every_node_is_kill
                 nemeses:\n  - partition: {}\n  - kill: { targets: all }\n\
                 timeline:\n\
                 \x20 - { at: 3s, do: start-partition, grudge: { n3: [n1, n2], n1: [n3], n2: [n3] } }\n\
-                \x20 - { at: 15s, do: stop-partition }\n\
-                \x20 - { at: 19s, do: kill }\n\
-                \x20 - { at: 22s, do: start }\n\
-                time-limit: 34s\nrecovery-time: 3s\nconcurrency: 6\nrate: 60\n";
+                \x20 - { at: 13s, do: stop-partition }\n\
+                \x20 - { at: 15s, do: kill }\n\
+                \x20 - { at: 17s, do: start }\n\
+                time-limit: 42s\nrecovery-time: 3s\nconcurrency: 6\nrate: 60\n";
     let file = test_file(dir.path(), "galera-ci", "ma2", body);
     let mut child = Command::new(brawl_bin())
         .args(["run", &file, "--reports", reports.to_str().expect("utf8"), "--seed", "7"])
@@ -154,7 +155,8 @@ async fn galera_forms_survives_a_partition_and_recovers_after_every_node_is_kill
         history
             .ops
             .iter()
-            .find(|o| o.f == f && o.process.to_string() == "nemesis" && o.error.is_none() && o.value.get("nodes").is_some())
+            .filter(|o| o.f == f && o.process == HistProcess::Nemesis && o.error.is_none())
+            .nth(1) // the completion (the first is the invocation)
             .map(|o| o.time)
             .unwrap_or_else(|| panic!("no completed {f} in the history"))
     };
@@ -164,7 +166,7 @@ async fn galera_forms_survives_a_partition_and_recovers_after_every_node_is_kill
             .ops
             .iter()
             .filter(|o| o.time > from && o.time < to && o.f == "add")
-            .filter(|o| o.r#type.to_string() == "ok" && nodes.contains(&o.node.as_deref().unwrap_or("")))
+            .filter(|o| o.kind == OpType::Ok && nodes.contains(&o.node.as_deref().unwrap_or("")))
             .count()
     };
     let majority_ok = ok_between(cut, healed, &["n1", "n2"]);
@@ -192,7 +194,7 @@ async fn repeatable_read_loses_updates_snapshot_isolation_does_not_and_a_bad_opt
         )
     };
     let anomaly = test_file(dir.path(), "mariadb-rr-off", "ma3", &body("OFF"));
-    let (code, run, results, out) = run(&anomaly, &reports);
+    let (code, run, results, out) = run_test(&anomaly, &reports);
     assert_eq!(code, Some(1), "repeatable read without snapshot isolation should be invalid: {out}\n{results:#}");
     let named = anomalies(&results);
     assert!(
@@ -204,7 +206,7 @@ async fn repeatable_read_loses_updates_snapshot_isolation_does_not_and_a_bad_opt
     assert!(report.contains("G-single") || report.contains("lost-update"), "the report does not explain the anomaly");
 
     let safe = test_file(dir.path(), "mariadb-rr-on", "ma3", &body("ON"));
-    let (code, _, results, out) = run(&safe, &reports);
+    let (code, _, results, out) = run_test(&safe, &reports);
     assert_eq!(code, Some(0), "innodb_snapshot_isolation=ON should be snapshot isolation: {out}\n{results:#}");
     assert!(ok_count(&results, "txn") > 0, "{results:#}");
     assert!(results["stats"]["by_f"]["txn"]["fail"].as_u64().unwrap_or(0) > 0, "no write-write conflict was refused");
