@@ -61,20 +61,22 @@ async fn one_server_runs_the_main_workloads_under_partitions_and_kills() {
     let dir = tempfile::tempdir().expect("tempdir");
     let reports = dir.path().join("reports");
     let faults = "nemeses:\n  - partition: { topology: primaries }\n  - kill: { targets: primaries }\n\
-                  timeline:\n  - { at: 2s, do: start-partition }\n  - { at: 4s, do: kill }\n\
-                  \x20 - { at: 6s, do: start }\n  - { at: 8s, do: stop-partition }\n";
+                  timeline:\n  - { at: 2s, do: start-partition }\n  - { at: 3s, do: kill }\n\
+                  \x20 - { at: 5s, do: start }\n  - { at: 7s, do: stop-partition }\n";
     let cases: &[(&str, &str, &[&str])] = &[
         ("list-append", "list-append: { keys: 6, consistency-models: [serializable], op-timeout: 2s }", &["txn"]),
         ("bank", "bank: { op-timeout: 2s }", &["transfer", "read"]),
         ("set", "set: { op-timeout: 2s }", &["add", "read"]),
         ("register", "register: { keys: 4, op-timeout: 2s }", &["read", "write", "cas"]),
+        ("rw-register", "rw-register: { keys: 6, consistency-models: [serializable], op-timeout: 2s }", &["txn"]),
+        ("counter", "counter: { op-timeout: 2s }", &["add", "read"]),
     ];
     for (name, workload, fs) in cases {
         let started = Instant::now();
-        let db = if *name == "list-append" { "{ isolation: serializable }" } else { "{}" };
+        let db = if name.contains("register") || *name == "list-append" { "{ isolation: serializable }" } else { "{}" };
         let body = format!(
             "db: {{ mariadb: {db} }}\nworkload: {{ {workload} }}\n{faults}\
-             time-limit: 12s\nrecovery-time: 2s\nconcurrency: 6\nrate: 150\n"
+             time-limit: 9s\nrecovery-time: 2s\nconcurrency: 6\nrate: 150\n"
         );
         let file = test_file(dir.path(), &format!("mariadb-{name}"), "ma1", &body);
         let (code, run, results, out) = run_test(&file, &reports);
