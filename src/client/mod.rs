@@ -55,7 +55,9 @@ pub fn connector(db: &DbSpec, workload: &WorkloadSpec, cluster: &Cluster) -> Res
     check_serves(db, workload.kind())?;
     Ok(match db {
         DbSpec::Etcd(_) => Arc::new(etcd::EtcdConnector::new(workload, cluster)),
-        DbSpec::Mariadb(s) => Arc::new(sql::SqlConnector::new(Arc::new(sql::mysql::MysqlBackend::new(s, cluster)), workload)),
+        DbSpec::Mariadb(s) => {
+            Arc::new(sql::SqlConnector::new(Arc::new(sql::mysql::MysqlBackend::new(s, cluster)), workload))
+        }
         DbSpec::Postgres(s) => {
             Arc::new(sql::SqlConnector::new(Arc::new(sql::postgres::PgBackend::new(s, cluster)), workload))
         }

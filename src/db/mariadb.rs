@@ -242,7 +242,8 @@ impl MariaDb {
     /// Installs the packages where missing, writes the config and makes the data directory.
     async fn prepare(&self, cluster: &Cluster, node: &Node) -> Result<(), DbError> {
         let r = &node.remote;
-        let have = r.exec(&RemoteCommand::new("command -v mariadbd && command -v mariadb-install-db").unchecked()).await?;
+        let have =
+            r.exec(&RemoteCommand::new("command -v mariadbd && command -v mariadb-install-db").unchecked()).await?;
         let galera_missing = self.spec.galera
             && !r.exec(&RemoteCommand::new(format!("test -f {PROVIDER}")).unchecked()).await?.success();
         if !have.success() || galera_missing {
@@ -291,7 +292,13 @@ impl MariaDb {
         let cmd = format!("mariadb --defaults-file={CONFIG_FILE} --connect-timeout=2 -N -B");
         let out = node
             .remote
-            .exec(&RemoteCommand::new(cmd).sudo().stdin(sql.as_bytes().to_vec()).timeout(Duration::from_secs(20)).unchecked())
+            .exec(
+                &RemoteCommand::new(cmd)
+                    .sudo()
+                    .stdin(sql.as_bytes().to_vec())
+                    .timeout(Duration::from_secs(20))
+                    .unchecked(),
+            )
             .await?;
         Ok(out.success().then_some(out.stdout))
     }
@@ -423,10 +430,8 @@ impl MariaDb {
     /// The last committed seqno of a stopped node: grastate.dat's, or `--wsrep-recover`'s when
     /// the node crashed (grastate says -1).
     async fn recovered_seqno(&self, node: &Node) -> Result<i64, DbError> {
-        let grastate = node
-            .remote
-            .exec(&RemoteCommand::new(format!("cat {DATA_DIR}/grastate.dat")).sudo().unchecked())
-            .await?;
+        let grastate =
+            node.remote.exec(&RemoteCommand::new(format!("cat {DATA_DIR}/grastate.dat")).sudo().unchecked()).await?;
         if let Some(s) = parse_grastate_seqno(&grastate.stdout).filter(|s| *s >= 0) {
             return Ok(s);
         }
@@ -434,10 +439,8 @@ impl MariaDb {
             "cd {BASE_DIR} && mariadbd --defaults-file={CONFIG_FILE} --wsrep-recover --log-error={BASE_DIR}/recover.log; \
              grep 'Recovered position' {BASE_DIR}/recover.log | tail -n 1"
         );
-        let out = node
-            .remote
-            .exec(&RemoteCommand::new(recover).sudo().timeout(Duration::from_secs(120)).unchecked())
-            .await?;
+        let out =
+            node.remote.exec(&RemoteCommand::new(recover).sudo().timeout(Duration::from_secs(120)).unchecked()).await?;
         Ok(parse_recovered_position(&out.stdout).unwrap_or(-1))
     }
 
@@ -514,7 +517,9 @@ impl Db for MariaDb {
         if self.spec.galera {
             let n = cluster.len().to_string();
             for (_, r) in cluster
-                .on_nodes(|node| self.await_node(node, "in the full cluster", |s| s.synced() && s.get("wsrep_cluster_size") == n))
+                .on_nodes(|node| {
+                    self.await_node(node, "in the full cluster", |s| s.synced() && s.get("wsrep_cluster_size") == n)
+                })
                 .await
             {
                 r?;
@@ -523,7 +528,12 @@ impl Db for MariaDb {
             self.await_node(first, "answering", |s| s.running).await?;
         }
         self.create_user(first).await?;
-        info!(nodes = cluster.len(), galera = self.spec.galera, elapsed_ms = started.elapsed().as_millis() as u64, "mariadb is ready");
+        info!(
+            nodes = cluster.len(),
+            galera = self.spec.galera,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "mariadb is ready"
+        );
         Ok(())
     }
 
@@ -609,10 +619,7 @@ impl Primary for MariaDb {
 
 /// `name\tvalue` lines of `SHOW STATUS` in batch mode.
 fn parse_status(out: &str) -> HashMap<String, String> {
-    out.lines()
-        .filter_map(|l| l.split_once('\t'))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-        .collect()
+    out.lines().filter_map(|l| l.split_once('\t')).map(|(k, v)| (k.trim().to_string(), v.trim().to_string())).collect()
 }
 
 /// The seqno in grastate.dat (`seqno:   42`).
@@ -691,7 +698,8 @@ mod tests {
     fn seqnos_are_read_from_grastate_and_wsrep_recover() {
         let grastate = "# GALERA saved state\nversion: 2.1\nuuid:    6a1b-77\nseqno:   -1\nsafe_to_bootstrap: 0\n";
         assert_eq!(parse_grastate_seqno(grastate), Some(-1));
-        let line = "2026-12-03  7:01:02 0 [Note] WSREP: Recovered position: 8a6f3c52-b0f1-11ef-8e0a-7fc1b0b7a1f0:1234\n";
+        let line =
+            "2026-12-03  7:01:02 0 [Note] WSREP: Recovered position: 8a6f3c52-b0f1-11ef-8e0a-7fc1b0b7a1f0:1234\n";
         assert_eq!(parse_recovered_position(line), Some(1234));
         assert_eq!(parse_recovered_position("nothing"), None);
         let st = parse_status("wsrep_cluster_size\t3\nwsrep_ready\tON\n");
