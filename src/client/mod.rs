@@ -5,13 +5,15 @@
 //! when the op definitely did not take effect (refused before it was sent, rolled back, a
 //! failed precondition).
 //!
-//! One file per database family: `etcd.rs` (v3 JSON gateway), `redis.rs` (redis-rs). Each family declares which
+//! One file per database family: `etcd.rs` (v3 JSON gateway), `redis.rs` (redis-rs), `sql/`
+//! (PostgreSQL, MariaDB); `external.rs` is a client in any language. Each family declares which
 //! workloads it serves (`serves`); a test pairing a database with a workload it cannot serve is
 //! refused when the test file is validated.
 
 pub mod etcd;
 pub mod external;
 pub mod redis;
+pub mod sql;
 
 use std::sync::Arc;
 
@@ -48,6 +50,8 @@ pub fn serves(db: &DbSpec) -> &'static [WorkloadKind] {
         // A system defined in the test file has no built-in client: only an external one.
         DbSpec::Shell(_) => &[],
         DbSpec::Redis(_) => redis::SERVES,
+        DbSpec::Mariadb(_) => sql::SERVES,
+        DbSpec::Postgres(_) => sql::SERVES,
     }
 }
 
@@ -70,6 +74,12 @@ pub fn connector(
         DbSpec::Etcd(_) => Arc::new(etcd::EtcdConnector::new(workload, cluster)),
         DbSpec::Shell(_) => return Err("a system defined by shell commands needs a `client: { command: ... }`".into()),
         DbSpec::Redis(s) => Arc::new(redis::RedisConnector::new(s, workload, cluster)?),
+        DbSpec::Mariadb(s) => {
+            Arc::new(sql::SqlConnector::new(Arc::new(sql::mysql::MysqlBackend::new(s, cluster)), workload))
+        }
+        DbSpec::Postgres(s) => {
+            Arc::new(sql::SqlConnector::new(Arc::new(sql::postgres::PgBackend::new(s, cluster)), workload))
+        }
     })
 }
 

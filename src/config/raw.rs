@@ -175,6 +175,10 @@ pub enum DbSpec {
     Shell(ShellSpec),
     /// Redis, alone or with replicas and Sentinel.
     Redis(crate::db::redis::RedisSpec),
+    /// MariaDB, one server or a Galera cluster.
+    Mariadb(crate::db::mariadb::MariaDbSpec),
+    /// PostgreSQL 15.
+    Postgres(crate::db::postgres::PostgresSpec),
 }
 
 impl DbSpec {
@@ -184,6 +188,8 @@ impl DbSpec {
             DbSpec::Etcd(_) => "etcd",
             DbSpec::Shell(_) => "shell",
             DbSpec::Redis(_) => "redis",
+            DbSpec::Mariadb(_) => "mariadb",
+            DbSpec::Postgres(_) => "postgres",
         }
     }
 }

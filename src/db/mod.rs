@@ -2,11 +2,14 @@
 //! as Jepsen's `DB`, `Kill`/`Process`, `Pause`, `Primary` and `LogFiles`.
 //!
 //! `cycle` is the lifecycle step every run takes: tear down everywhere, set up everywhere, wait
-//! until the system answers. One file per system under test: `etcd.rs`, `redis.rs`.
+//! until the system answers. One file per system under test: `etcd.rs`, `mariadb.rs`,
+//! `postgres.rs`, `redis.rs`, `shell.rs` (a system defined in the test file).
 
 pub mod etcd;
-pub mod shell;
+pub mod mariadb;
+pub mod postgres;
 pub mod redis;
+pub mod shell;
 
 use std::time::Duration;
 

@@ -109,6 +109,8 @@ pub fn build_db(spec: &DbSpec, test: &str, env: Vec<(String, String)>) -> Arc<dy
         DbSpec::Etcd(s) => Arc::new(db::etcd::Etcd::new(s.clone(), test).with_env(env)),
         DbSpec::Shell(s) => Arc::new(db::shell::Shell::new(s.clone()).with_env(env)),
         DbSpec::Redis(s) => Arc::new(db::redis::Redis::new(s.clone()).with_env(env)),
+        DbSpec::Mariadb(s) => Arc::new(db::mariadb::MariaDb::new(s.clone(), test).with_env(env)),
+        DbSpec::Postgres(s) => Arc::new(db::postgres::Postgres::new(s.clone()).with_env(env)),
     }
 }
 
