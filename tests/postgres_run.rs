@@ -32,7 +32,8 @@ fn run(file: &str, reports: &Path, name: &str, code: i32) -> (std::path::PathBuf
     let dir = std::fs::canonicalize(reports.join(name).join("latest"))
         .or_else(|_| std::fs::canonicalize(reports.join("latest")))
         .expect("the run directory");
-    let results = serde_json::from_slice(&std::fs::read(dir.join("results.json")).expect("results.json")).expect("json");
+    let results =
+        serde_json::from_slice(&std::fs::read(dir.join("results.json")).expect("results.json")).expect("json");
     (dir, results)
 }
 
@@ -54,7 +55,9 @@ fn anomalies(results: &Value) -> Vec<String> {
 async fn assert_nothing_left(c: &TestCluster, after: &str) {
     for node in ["n1", "n2", "n3"] {
         let r = c.remote(node);
-        let left = sh(r.as_ref(), "pgrep -a postgres || echo none; test -e /var/lib/brawl/postgres && echo data-left || true").await;
+        let left =
+            sh(r.as_ref(), "pgrep -a postgres || echo none; test -e /var/lib/brawl/postgres && echo data-left || true")
+                .await;
         assert_eq!(left.trim(), "none", "after {after}, on {node}: {left}");
     }
 }

@@ -8,7 +8,7 @@
 //! its `pg_hba.conf` (in the data dir) trusts the superuser `postgres` from `samenet` only, the
 //! subnet of the node's interfaces (the cluster's), so there is no password to leak. Replicas
 //! name themselves by node (`application_name`) in `primary_conninfo`; `replicas: sync` makes
-//! the primary wait for one of them (`synchronous_standby_names = 'ANY 1 (n2, n3)'`). A test's
+//! the primary wait for one of them (`synchronous_standby_names = 'ANY 1 ("n2", "n3")'`). A test's
 //! `options:` are more `-c key=value` options. Kill and pause signal the whole process group
 //! (the postmaster named by the pid file and its children).
 
@@ -117,7 +117,8 @@ impl Postgres {
         ];
         if Self::is_primary(cluster, node) {
             if self.spec.replicas == Some(Replication::Sync) {
-                let names: Vec<String> = cluster.nodes().iter().skip(1).map(|n| n.name.clone()).collect();
+                // Quoted: a node name may hold characters (`-`, `.`) the list syntax does not allow bare.
+                let names: Vec<String> = cluster.nodes().iter().skip(1).map(|n| format!("\"{}\"", n.name)).collect();
                 s.push(("synchronous_standby_names".into(), format!("ANY 1 ({})", names.join(", "))));
             }
         } else if let Some(primary) = cluster.nodes().first() {
@@ -392,7 +393,8 @@ mod tests {
         let cmd = pg.start_command(&c, &c.nodes()[0]).expect("builds");
         assert!(cmd.contains("setpriv --reuid=postgres"), "{cmd}");
         assert!(cmd.contains("-c listen_addresses=10.0.0.1"), "{cmd}");
-        assert!(cmd.contains("synchronous_standby_names=ANY 1 (n2, n3)"), "{cmd}");
+        // FakeRemote nodes are named by their hosts.
+        assert!(cmd.contains(r#"synchronous_standby_names=ANY 1 ("10.0.0.2", "10.0.0.3")"#), "{cmd}");
         assert!(cmd.contains("-c shared_buffers=64MB"), "{cmd}");
         assert!(cmd.contains(PID_FILE) && cmd.contains(LOG_FILE), "{cmd}");
         assert!(!cmd.contains("primary_conninfo"), "{cmd}");
@@ -404,7 +406,10 @@ mod tests {
         let pg = Postgres::new(spec("{ replicas: async }"));
         let s = pg.settings(&c, &c.nodes()[2]).expect("settings");
         let get = |k: &str| s.iter().find(|(x, _)| x == k).map(|(_, v)| v.clone());
-        assert_eq!(get("primary_conninfo").as_deref(), Some("host=10.0.0.1 port=5432 user=postgres application_name=n3"));
+        assert_eq!(
+            get("primary_conninfo").as_deref(),
+            Some("host=10.0.0.1 port=5432 user=postgres application_name=10.0.0.3")
+        );
         assert_eq!(get("listen_addresses").as_deref(), Some("10.0.0.3"));
         assert_eq!(get("synchronous_standby_names"), None);
         assert!(Postgres::hba().lines().filter(|l| !l.starts_with('#')).all(|l| l.contains("samenet")));
