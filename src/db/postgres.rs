@@ -8,9 +8,9 @@
 //! its `pg_hba.conf` (in the data dir) trusts the superuser `postgres` from `samenet` only, the
 //! subnet of the node's interfaces (the cluster's), so there is no password to leak. Replicas
 //! name themselves by node (`application_name`) in `primary_conninfo`; `replicas: sync` makes
-//! the primary wait for one of them (`synchronous_standby_names = 'ANY 1 (n2, n3)'`). A test's
+//! the primary wait for one of them (`synchronous_standby_names = 'ANY 1 ("n2", "n3")'`). A test's
 //! `options:` are more `-c key=value` options. Kill and pause signal the whole process group
-//! (the postmaster and its backends, which setsid made a group).
+//! (the postmaster named by the pid file and its children).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -117,7 +117,8 @@ impl Postgres {
         ];
         if Self::is_primary(cluster, node) {
             if self.spec.replicas == Some(Replication::Sync) {
-                let names: Vec<String> = cluster.nodes().iter().skip(1).map(|n| n.name.clone()).collect();
+                // Quoted: a node name may hold characters (`-`, `.`) the list syntax does not allow bare.
+                let names: Vec<String> = cluster.nodes().iter().skip(1).map(|n| format!("\"{}\"", n.name)).collect();
                 s.push(("synchronous_standby_names".into(), format!("ANY 1 ({})", names.join(", "))));
             }
         } else if let Some(primary) = cluster.nodes().first() {
@@ -196,9 +197,12 @@ impl Postgres {
         Ok(node.remote.exec(&RemoteCommand::new(probe).sudo().unchecked()).await?.success())
     }
 
-    /// Sends `signal` to the server's process group.
+    /// Sends `signal` to the postmaster and its children (each backend is its own process
+    /// group, so a group signal would miss them).
     async fn signal(&self, node: &Node, signal: &str) -> Result<(), DbError> {
-        let cmd = format!("test -f {PID_FILE} && kill -{signal} -- -\"$(cat {PID_FILE})\" 2>/dev/null || true");
+        let cmd = format!(
+            "test -f {PID_FILE} || exit 0; p=$(cat {PID_FILE}); kill -{signal} $p $(pgrep -P $p) 2>/dev/null || true"
+        );
         node.remote.exec(&RemoteCommand::new(cmd).sudo().idempotent()).await?;
         Ok(())
     }
@@ -221,9 +225,13 @@ impl Postgres {
         let mut last = String::from("no answer yet");
         while Instant::now() < deadline {
             if !self.running(node).await? {
-                // Give a replica's base backup or a slow start no excuse: the process is gone.
-                last = "the server is not running".into();
-                break;
+                // The process is gone (a bad setting, a port in use): say so now, not in a minute.
+                return Err(DbError::NotHealthy {
+                    db: "postgres",
+                    node: node.name.clone(),
+                    after: limit.saturating_sub(deadline.saturating_duration_since(Instant::now())),
+                    reason: format!("the server is not running; log: {}", Self::log_tail(node).await),
+                });
             }
             match crate::client::sql::postgres::connect(ip, Duration::from_secs(2)).await {
                 Ok(client) => {
@@ -331,13 +339,14 @@ impl Process for Postgres {
     }
 
     async fn kill(&self, node: &Node) -> Result<(), DbError> {
-        self.signal(node, "9").await?;
-        // Wait until the whole group is gone: a new postmaster refuses to start while old
-        // backends still hold the shared memory.
-        let wait = format!(
-            "for i in $(seq 100); do test -f {PID_FILE} && kill -0 -- -\"$(cat {PID_FILE})\" 2>/dev/null || exit 0; sleep 0.1; done; exit 1"
+        // Kill the postmaster and its children at once, then wait until all are gone: a new
+        // postmaster refuses to start while old backends still hold the shared memory.
+        let cmd = format!(
+            "test -f {PID_FILE} || exit 0; p=$(cat {PID_FILE}); all=\"$p $(pgrep -P $p)\"; kill -9 $all 2>/dev/null; \
+             for i in $(seq 100); do alive=; for q in $all; do kill -0 $q 2>/dev/null && alive=1; done; \
+             test -z \"$alive\" && exit 0; sleep 0.1; done; echo \"postgres processes $all still alive\"; exit 1"
         );
-        node.remote.exec(&RemoteCommand::new(wait).sudo().idempotent()).await?;
+        node.remote.exec(&RemoteCommand::new(cmd).sudo().idempotent()).await?;
         Ok(())
     }
 }
@@ -362,4 +371,70 @@ impl Primary for Postgres {
 }
 
 #[cfg(test)]
-mod tests {}
+mod tests {
+    use super::*;
+    use crate::control::{FakeRemote, Remote};
+    use std::sync::Arc;
+
+    fn cluster() -> (Cluster, Vec<Arc<FakeRemote>>) {
+        let fakes: Vec<Arc<FakeRemote>> =
+            ["10.0.0.1", "10.0.0.2", "10.0.0.3"].iter().map(|h| Arc::new(FakeRemote::new(h))).collect();
+        (Cluster::new(fakes.iter().map(|f| f.clone() as Arc<dyn Remote>).collect()), fakes)
+    }
+
+    fn spec(yaml: &str) -> PostgresSpec {
+        serde_saphyr::from_str(yaml).expect("spec")
+    }
+
+    #[test]
+    fn the_primary_listens_on_its_address_and_waits_for_a_sync_replica() {
+        let (c, _) = cluster();
+        let pg = Postgres::new(spec("{ replicas: sync, options: { shared_buffers: 64MB } }"));
+        let cmd = pg.start_command(&c, &c.nodes()[0]).expect("builds");
+        assert!(cmd.contains("setpriv --reuid=postgres"), "{cmd}");
+        assert!(cmd.contains("-c listen_addresses=10.0.0.1"), "{cmd}");
+        // FakeRemote nodes are named by their hosts.
+        assert!(cmd.contains(r#"synchronous_standby_names=ANY 1 ("10.0.0.2", "10.0.0.3")"#), "{cmd}");
+        assert!(cmd.contains("-c shared_buffers=64MB"), "{cmd}");
+        assert!(cmd.contains(PID_FILE) && cmd.contains(LOG_FILE), "{cmd}");
+        assert!(!cmd.contains("primary_conninfo"), "{cmd}");
+    }
+
+    #[test]
+    fn replicas_follow_the_primary_by_name() {
+        let (c, _) = cluster();
+        let pg = Postgres::new(spec("{ replicas: async }"));
+        let s = pg.settings(&c, &c.nodes()[2]).expect("settings");
+        let get = |k: &str| s.iter().find(|(x, _)| x == k).map(|(_, v)| v.clone());
+        assert_eq!(
+            get("primary_conninfo").as_deref(),
+            Some("host=10.0.0.1 port=5432 user=postgres application_name=10.0.0.3")
+        );
+        assert_eq!(get("listen_addresses").as_deref(), Some("10.0.0.3"));
+        assert_eq!(get("synchronous_standby_names"), None);
+        assert!(Postgres::hba().lines().filter(|l| !l.starts_with('#')).all(|l| l.contains("samenet")));
+    }
+
+    #[tokio::test]
+    async fn one_primary_alone_runs_only_on_the_first_node() {
+        let (c, fakes) = cluster();
+        let pg = Postgres::new(PostgresSpec::default());
+        pg.setup(&c, &c.nodes()[1]).await.expect("nothing to do on n2");
+        assert!(fakes[1].commands().is_empty(), "{:?}", fakes[1].commands());
+        fakes[0].answer("PG_VERSION", 1, "");
+        pg.setup(&c, &c.nodes()[0]).await.expect("setup on n1");
+        let cmds = fakes[0].commands().join("\n");
+        assert!(cmds.contains("initdb -D /var/lib/brawl/node/postgres -U postgres --auth=trust"), "{cmds}");
+        assert!(cmds.contains("brawl_hba.conf"), "{cmds}");
+        pg.teardown(&c.nodes()[0]).await.expect("teardown");
+        let cmds = fakes[0].commands().join("\n");
+        assert!(cmds.contains("kill -9 $all") && cmds.contains("rm -rf /var/lib/brawl/node/postgres"), "{cmds}");
+    }
+
+    #[test]
+    fn bad_fields_are_refused() {
+        let e = serde_saphyr::from_str::<PostgresSpec>("{ isolation: snapshot }").expect_err("unknown level");
+        assert!(e.to_string().contains("snapshot"), "{e}");
+        assert!(serde_saphyr::from_str::<PostgresSpec>("{ replica: sync }").is_err());
+    }
+}

@@ -567,8 +567,10 @@ async fn body(txn: &mut Txn<'_>, d: Dialect, s: &Settings, op: &Invocation) -> R
             ) else {
                 return Err(malformed(op));
             };
+            // Both rows, locked in id order (two transfers between the same accounts lock alike).
+            let (lo, hi) = (from.min(to), from.max(to));
             let sql =
-                format!("SELECT id, balance FROM brawl_bank WHERE id IN ({from}, {to}) ORDER BY id{}", d.lock_suffix());
+                format!("SELECT id, balance FROM brawl_bank WHERE id IN ({lo}, {hi}) ORDER BY id{}", d.lock_suffix());
             let a = txn.q(&sql).await.map_err(before)?;
             let balance_of = |id: u64| {
                 a.rows

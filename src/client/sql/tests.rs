@@ -184,7 +184,7 @@ async fn bank_transfers_refuse_overdrafts_and_reads_name_every_account() {
     let ok = c.invoke(&inv("transfer", json!({"from": 2, "to": 0, "amount": 3}))).await;
     assert_eq!(ok, Completion::Ok(json!({"from": 2, "to": 0, "amount": 3})));
     let sent = s.sent();
-    assert!(sent.contains(&"SELECT id, balance FROM brawl_bank WHERE id IN (2, 0) ORDER BY id FOR UPDATE".to_string()));
+    assert!(sent.contains(&"SELECT id, balance FROM brawl_bank WHERE id IN (0, 2) ORDER BY id FOR UPDATE".to_string()));
     assert!(sent.contains(&"UPDATE brawl_bank SET balance = balance - 3 WHERE id = 2".to_string()));
     assert!(sent.contains(&"UPDATE brawl_bank SET balance = balance + 3 WHERE id = 0".to_string()));
     assert_eq!(c.invoke(&inv("read", Value::Null)).await, Completion::Ok(json!({"0": 2, "1": 8})));
