@@ -189,8 +189,13 @@ fn issue_13_a_failing_step_fails_setup_naming_the_step_and_leaves_nothing_runnin
         "{t}"
     );
     // Nothing of the system is left on the nodes.
-    let ps =
-        brawl(&["exec", "--cluster", "lc-xf", "--", "pgrep -f 'slee[p] 100000' || echo none-running; ls /var/lib/brawl/node"]);
+    let ps = brawl(&[
+        "exec",
+        "--cluster",
+        "lc-xf",
+        "--",
+        "pgrep -f 'slee[p] 100000' || echo none-running; ls /var/lib/brawl/node",
+    ]);
     let t = text(&ps);
     assert_eq!(t.matches("none-running").count(), 2, "no process left on either node: {t}");
     assert!(!t.contains("shell"), "data dir removed: {t}");

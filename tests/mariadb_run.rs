@@ -50,7 +50,8 @@ fn anomalies(results: &Value) -> Vec<String> {
 
 /// Asserts nothing of MariaDB is left running or on disk on `node`.
 async fn assert_clean(c: &TestCluster, node: &str) {
-    let probe = "pgrep -x mariadbd || echo none; test -e /var/lib/brawl/node/mariadb && echo data-left || echo data-gone";
+    let probe =
+        "pgrep -x mariadbd || echo none; test -e /var/lib/brawl/node/mariadb && echo data-left || echo data-gone";
     let out = c.remote(node).exec(&RemoteCommand::new(probe)).await.expect("probe runs");
     assert_eq!(out.stdout.split_whitespace().collect::<Vec<_>>(), ["none", "data-gone"], "{node} after the run");
 }

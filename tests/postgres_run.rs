@@ -55,9 +55,11 @@ fn anomalies(results: &Value) -> Vec<String> {
 async fn assert_nothing_left(c: &TestCluster, after: &str) {
     for node in ["n1", "n2", "n3"] {
         let r = c.remote(node);
-        let left =
-            sh(r.as_ref(), "pgrep -a postgres || echo none; test -e /var/lib/brawl/node/postgres && echo data-left || true")
-                .await;
+        let left = sh(
+            r.as_ref(),
+            "pgrep -a postgres || echo none; test -e /var/lib/brawl/node/postgres && echo data-left || true",
+        )
+        .await;
         assert_eq!(left.trim(), "none", "after {after}, on {node}: {left}");
     }
 }

@@ -83,7 +83,7 @@ async fn sentinel_fails_over_the_client_follows_and_the_main_workloads_run_under
     eprintln!("redis with sentinel up in {:?}", started.elapsed());
     let primary = db.as_primary().expect("primary capability");
     assert_eq!(primary.primaries(&cluster).await, ["n1"], "n1 starts as the primary");
-    let connector = brawl::client::connector(&spec, &workload, &cluster).expect("connector");
+    let connector = brawl::client::connector(&spec, &workload, None, "t-redis", &cluster).expect("connector");
     let mut client = connector.open(&cluster.nodes()[1]).await.expect("a client on n2 opens");
     // A write before the partition (retried briefly: the replicas' first acks may lag setup).
     let deadline = Instant::now() + Duration::from_secs(10);
