@@ -114,7 +114,7 @@ fn issue_13_misbehaving_clients_make_info_ops_and_the_run_goes_on() {
         "n2 1 hello",
         "templates rendered per node"
     );
-    let log = std::fs::read_to_string(gdir.join("run.log")).unwrap_or_default();
+    let log = std::fs::read_to_string(gdir.join("brawl.log")).unwrap_or_default();
     assert!(log.contains("client for set on n"), "the client's stderr is in the run log");
 
     for (mode, reason) in [

@@ -151,6 +151,13 @@ pub fn validate(spec: &ShellSpec, section: Location) -> Result<(), SpecError> {
     let nodes: Vec<NodeVars> = (0..3)
         .map(|i| NodeVars { name: format!("n{}", i + 1), address: format!("10.0.0.{}", i + 1), index: i })
         .collect();
+    for (i, template) in spec.logs.iter().enumerate() {
+        render(spec, template, &nodes[0], &nodes).map_err(|message| SpecError {
+            path: format!("db.shell.logs[{i}]"),
+            at: section,
+            message,
+        })?;
+    }
     for (name, step) in steps(spec) {
         let Some(step) = step else { continue };
         render(spec, step.value.command(), &nodes[0], &nodes).map_err(|message| SpecError {
@@ -404,9 +411,23 @@ impl Db for Shell {
 
     fn log_files(&self) -> Vec<(String, String)> {
         let mut files = vec![(LOG_FILE.to_string(), "brawl-shell.log".to_string())];
-        for path in &self.spec.logs {
+        // Paths are templates too; they are the same on every node (the first node's view).
+        let first = self.nodes.get().and_then(|n| n.first().cloned()).unwrap_or(NodeVars {
+            name: String::new(),
+            address: String::new(),
+            index: 0,
+        });
+        let nodes = self.nodes.get().cloned().unwrap_or_default();
+        for template in &self.spec.logs {
+            let path = match render(&self.spec, template, &first, &nodes) {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::warn!(log = %template, error = %e, "cannot render a log path");
+                    continue;
+                }
+            };
             let name = path.trim_end_matches('/').rsplit('/').next().unwrap_or("log").to_string();
-            files.push((path.clone(), name));
+            files.push((path, name));
         }
         files
     }
