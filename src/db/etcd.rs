@@ -198,9 +198,7 @@ impl Etcd {
     }
 
     async fn signal(&self, node: &Node, signal: &str) -> Result<(), DbError> {
-        let cmd = format!("test -f {PID_FILE} && kill -{signal} \"$(cat {PID_FILE})\" 2>/dev/null || true");
-        node.remote.exec(&RemoteCommand::new(cmd).sudo().idempotent()).await?;
-        Ok(())
+        super::signal_pid_file(node, PID_FILE, signal).await
     }
 
     /// What the member's log on `node` says: its lines naming an error (etcd prints a bad

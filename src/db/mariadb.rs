@@ -422,9 +422,7 @@ impl MariaDb {
 
     /// Kills the server with `signal` and, for SIGKILL, waits until it is gone.
     async fn signal(&self, node: &Node, signal: &str) -> Result<(), DbError> {
-        let cmd = format!("test -f {PID_FILE} && kill -{signal} \"$(cat {PID_FILE})\" 2>/dev/null || true");
-        node.remote.exec(&RemoteCommand::new(cmd).sudo().idempotent()).await?;
-        Ok(())
+        super::signal_pid_file(node, PID_FILE, signal).await
     }
 
     /// The last committed seqno of a stopped node: grastate.dat's, or `--wsrep-recover`'s when

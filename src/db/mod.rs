@@ -190,6 +190,14 @@ pub async fn download_logs(db: &dyn Db, cluster: &Cluster, dir: &std::path::Path
     results.into_iter().flat_map(|(_, got)| got).collect()
 }
 
+/// Sends `signal` (`9`, `STOP`, `CONT` ...) to the process whose pid is in `pid_file` on
+/// `node`, if the file is there; a process already gone is no error.
+pub async fn signal_pid_file(node: &Node, pid_file: &str, signal: &str) -> Result<(), DbError> {
+    let cmd = format!("test -f {pid_file} && kill -{signal} \"$(cat {pid_file})\" 2>/dev/null || true");
+    node.remote.exec(&crate::control::RemoteCommand::new(cmd).sudo().idempotent()).await?;
+    Ok(())
+}
+
 /// The IPv4 address other nodes and clients use for `node`.
 pub fn node_ip(node: &Node) -> Result<std::net::IpAddr, DbError> {
     let host = node.remote.host();

@@ -279,9 +279,7 @@ async fn running(node: &Node, pid_file: &str) -> Result<bool, DbError> {
 }
 
 async fn signal(node: &Node, pid_file: &str, signal: &str) -> Result<(), DbError> {
-    let cmd = format!("test -f {pid_file} && kill -{signal} \"$(cat {pid_file})\" 2>/dev/null || true");
-    node.remote.exec(&RemoteCommand::new(cmd).sudo().idempotent()).await?;
-    Ok(())
+    super::signal_pid_file(node, pid_file, signal).await
 }
 
 /// SIGKILLs the process of `pid_file` and waits until it is gone (so a restart never races the
