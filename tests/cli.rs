@@ -145,3 +145,34 @@ fn issue_10_duration_flags_take_bare_seconds() {
         );
     }
 }
+
+/// Every preset users copy (workloads/, its examples/) is a valid test file as shipped.
+#[test]
+fn every_workload_preset_validates() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    for dir in ["workloads", "workloads/examples"] {
+        for entry in std::fs::read_dir(root.join(dir)).expect("read workloads") {
+            let path = entry.expect("entry").path();
+            if path.extension().is_some_and(|e| e == "yaml") {
+                files.push(path);
+            }
+        }
+    }
+    assert!(files.len() >= 30, "only {} presets found", files.len());
+    for path in files {
+        let out = brawl(&["validate", path.to_str().expect("utf8")]);
+        assert!(out.status.success(), "{}: {}", path.display(), text(&out));
+    }
+}
+
+/// A schedule too big to plan is refused by `validate` as by `run`, naming the file and field.
+#[test]
+fn validate_refuses_a_fault_schedule_too_big_to_plan() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let body = GOOD.replace("time-limit: 10s", "time-limit: 100h\nnemeses:\n  - kill: { targets: one, interval: 1ms }");
+    let out = brawl(&["validate", &write(dir.path(), "huge.yaml", &body)]);
+    assert_eq!(out.status.code(), Some(254), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("huge.yaml") && stderr.contains("nemeses[0].kill.interval"), "{stderr}");
+}

@@ -238,13 +238,8 @@ async fn interpreter(args: InterpreterArgs) -> Result<u8, CliError> {
                 env: Default::default(),
             };
             let cluster = crate::cluster::Cluster::new(vec![node.remote.clone()]);
-            let c = crate::client::external::ExternalConnector::new(
-                &spec,
-                workload.kind(),
-                Duration::from_secs(5),
-                "bench",
-                &cluster,
-            );
+            let register = crate::config::WorkloadSpec::Register(Default::default());
+            let c = crate::client::external::ExternalConnector::new(&spec, &register, "bench", &cluster);
             crate::client::Connector::setup(&c, &cluster).await.map_err(|e| CliError::bad_input(anyhow::anyhow!(e)))?;
             Arc::new(c)
         }

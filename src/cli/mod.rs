@@ -159,6 +159,9 @@ async fn heal(nodes: NodeArgs) -> Result<u8, CliError> {
 
 fn validate(file: &std::path::Path) -> Result<u8, CliError> {
     let plan = crate::config::load_test(file).map_err(CliError::bad_input)?;
+    // What `run` refuses before it touches a node, `validate` refuses too.
+    crate::nemesis::check_schedule_size(&plan.nemeses, plan.time_limit)
+        .map_err(|e| CliError::bad_input(anyhow::anyhow!("{}: {e}", file.display())))?;
     let nodes = match &plan.nodes {
         crate::config::NodeSource::Cluster(name) => format!("local cluster {name}"),
         crate::config::NodeSource::NodesFile(path) => {

@@ -25,6 +25,7 @@ use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use super::{Client, Connector};
 use crate::cluster::{Cluster, Node};
 use crate::config::raw::duration;
+use crate::config::WorkloadSpec;
 use crate::db::node_ip;
 use crate::workload::{Completion, Invocation, WorkloadKind};
 
@@ -52,6 +53,8 @@ pub struct ClientSpec {
 pub struct ExternalConnector {
     spec: ClientSpec,
     workload: WorkloadKind,
+    /// What the client needs of the workload's settings (the hello's `options`).
+    options: Value,
     test: String,
     op_timeout: Duration,
     /// Every node's name and address, for the hello.
@@ -62,7 +65,7 @@ pub struct ExternalConnector {
 
 impl ExternalConnector {
     /// The connector for `spec`, serving `workload` on `cluster`.
-    pub fn new(spec: &ClientSpec, workload: WorkloadKind, op_timeout: Duration, test: &str, cluster: &Cluster) -> Self {
+    pub fn new(spec: &ClientSpec, workload: &WorkloadSpec, test: &str, cluster: &Cluster) -> Self {
         let nodes = cluster
             .nodes()
             .iter()
@@ -70,9 +73,10 @@ impl ExternalConnector {
             .collect();
         ExternalConnector {
             spec: spec.clone(),
-            workload,
+            workload: workload.kind(),
+            options: workload_options(workload),
             test: test.to_string(),
-            op_timeout,
+            op_timeout: workload.op_timeout(),
             nodes,
             started: AtomicU64::new(0),
         }
@@ -118,6 +122,7 @@ impl ExternalConnector {
         let hello = json!({
             "type": "hello", "protocol": PROTOCOL, "workload": self.workload.name(), "process": n,
             "node": {"name": node.name, "address": ext.address}, "nodes": self.nodes, "test": self.test,
+            "options": self.options,
         });
         let answer = match ext.exchange(&hello, self.hello_timeout()).await {
             Ok(v) => v,
@@ -254,6 +259,20 @@ impl Client for External {
     }
 }
 
+/// The workload's settings a client must know to serve it, for the hello's `options`: for
+/// `bank`, the accounts and the opening balances the client creates (its `setup` is its own);
+/// the op timeout for every workload. Settings that only shape the generator are not sent.
+fn workload_options(w: &WorkloadSpec) -> Value {
+    let mut o = json!({"op_timeout_ms": w.op_timeout().as_millis() as u64});
+    if let WorkloadSpec::Bank(b) = w {
+        o["accounts"] = json!((0..b.account_count()).collect::<Vec<_>>());
+        o["balances"] = json!(b.opening_balances());
+        o["total"] = json!(b.total_amount());
+        o["negative_balances"] = json!(b.negative_balances.unwrap_or(false));
+    }
+    o
+}
+
 /// A reply as a completion, or why it is not one.
 fn parse_reply(reply: &Value, id: u64, invoked: &Value) -> Result<Completion, String> {
     let shown = || clip(&reply.to_string());
@@ -351,5 +370,18 @@ mod tests {
         assert!(e.contains("reply for id 2 while waiting for id 3"), "{e}");
         assert!(parse_reply(&json!({"type": "ok"}), 3, &v).unwrap_err().contains("without an integer id"));
         assert!(parse_reply(&json!({"id": 3, "type": "yes"}), 3, &v).unwrap_err().contains("reply type"));
+    }
+
+    #[test]
+    fn the_hello_tells_a_bank_client_its_accounts_and_opening_balances() {
+        let bank: WorkloadSpec = serde_saphyr::from_str("{ bank: { accounts: 3, total: 100 } }").expect("bank");
+        let o = workload_options(&bank);
+        assert_eq!(o["accounts"], json!([0, 1, 2]));
+        assert_eq!(o["balances"], json!([34, 33, 33]));
+        assert_eq!(o["total"], 100);
+        assert_eq!(o["negative_balances"], false);
+        assert_eq!(o["op_timeout_ms"], 5000);
+        let set: WorkloadSpec = serde_saphyr::from_str("{ set: { op-timeout: 1s } }").expect("set");
+        assert_eq!(workload_options(&set), json!({"op_timeout_ms": 1000}));
     }
 }

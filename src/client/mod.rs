@@ -66,7 +66,7 @@ pub fn connector(
     cluster: &Cluster,
 ) -> Result<Arc<dyn Connector>, String> {
     if let Some(spec) = external {
-        let c = external::ExternalConnector::new(spec, workload.kind(), workload.op_timeout(), test, cluster);
+        let c = external::ExternalConnector::new(spec, workload, test, cluster);
         return Ok(Arc::new(c));
     }
     check_serves(db, workload.kind())?;

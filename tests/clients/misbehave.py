@@ -3,7 +3,8 @@
 
 The "system" is a file on the control node (BRAWL_SET_FILE) guarded by flock, so every client
 process sees one linearizable set. MODE picks a misbehaviour on the Nth request (N = MODE_AT,
-default 5; counted per process): good, crash, garbage, late, twice, silent-hello.
+default 5; counted per process): good, crash, garbage, late, twice, silent (never answers it),
+silent-hello.
 """
 import fcntl
 import json
@@ -36,6 +37,7 @@ def perform(req):
 def main():
     hello = json.loads(sys.stdin.readline())
     assert hello["type"] == "hello" and hello["protocol"] == 1, hello
+    assert hello["options"]["op_timeout_ms"] == 1000, hello
     if MODE == "silent-hello":
         time.sleep(3600)
     print("client for %s on %s" % (hello["workload"], hello["node"]["name"]), file=sys.stderr, flush=True)
@@ -46,6 +48,8 @@ def main():
         n += 1
         if n == AT and MODE == "crash":
             sys.exit(3)
+        if n == AT and MODE == "silent":
+            time.sleep(3600)
         if n == AT and MODE == "garbage":
             sys.stdout.write("this is not json\n")
             sys.stdout.flush()
