@@ -202,3 +202,42 @@ fn issue_13_a_failing_step_fails_setup_naming_the_step_and_leaves_nothing_runnin
     assert!(!t.contains("shell"), "data dir removed: {t}");
     drop(c);
 }
+
+/// Every workload brawl has goes through the protocol: a Python client over one atomic store
+/// (tests/clients/filestore.py) serves each, and each run is valid with ok ops in every f. The
+/// bank client opens its accounts from the hello's `options`.
+#[test]
+fn issue_13_every_workload_runs_through_an_external_client() {
+    let _c = TestCluster::up("lc-xw", 1);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/filestore.py");
+    let reports = tmp.path().join("reports");
+    for (name, workload, fs) in [
+        ("xw-register", "register: { keys: 3 }", &["read", "write", "cas"][..]),
+        ("xw-set", "set: { read-fraction: 0.2 }", &["add", "read"][..]),
+        ("xw-counter", "counter: {}", &["add", "read"][..]),
+        ("xw-bank", "bank: { accounts: 4, total: 40 }", &["transfer", "read"][..]),
+        ("xw-list-append", "list-append: { keys: 4, max-writes-per-key: 8 }", &["txn"][..]),
+        ("xw-rw-register", "rw-register: { keys: 4, max-writes-per-key: 8 }", &["txn"][..]),
+    ] {
+        let store = tmp.path().join(format!("{name}.json"));
+        let yaml = format!(
+            "name: {name}\ncluster: lc-xw\ndb:\n  shell: {{ start: \"exec sleep 100000\" }}\n\
+             client:\n  command: \"python3 {}\"\n  env: {{ BRAWL_STORE: \"{}\" }}\n\
+             workload: {{ {workload} }}\ntime-limit: 3s\nrecovery-time: 1s\nconcurrency: 3\nrate: 100\n",
+            script.display(),
+            store.display()
+        );
+        let file = tmp.path().join(format!("{name}.yaml"));
+        std::fs::write(&file, yaml).expect("write");
+        let out = brawl(&["run", file.to_str().expect("utf8"), "--reports", reports.to_str().expect("utf8")]);
+        assert_eq!(out.status.code(), Some(0), "{name}: {}", text(&out));
+        let dir = std::fs::canonicalize(reports.join(name).join("latest")).expect("run dir");
+        let results: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join("results.json")).expect("results")).expect("json");
+        assert_eq!(results["validity"], "valid", "{name}: {results:#}");
+        for f in fs {
+            assert!(results["stats"]["by_f"][f]["ok"].as_u64() > Some(0), "{name}: no ok {f}: {results:#}");
+        }
+    }
+}
