@@ -27,9 +27,29 @@ fn run(
     let yaml = format!("name: {name}\ncluster: {cluster}\n{body}");
     let path = dir.join(format!("{name}.yaml"));
     std::fs::write(&path, yaml).expect("write test file");
+    run_file(dir, path.to_str().expect("utf8"), &[])
+}
+
+/// Runs the preset `workloads/{preset}.yaml` on `cluster` for `time_limit`.
+fn run_preset(
+    dir: &std::path::Path,
+    cluster: &str,
+    preset: &str,
+    time_limit: &str,
+) -> (Option<i32>, std::path::PathBuf, serde_json::Value, String) {
+    let file = format!("{}/workloads/{preset}.yaml", env!("CARGO_MANIFEST_DIR"));
+    run_file(dir, &file, &["--cluster", cluster, "--time-limit", time_limit])
+}
+
+fn run_file(
+    dir: &std::path::Path,
+    file: &str,
+    args: &[&str],
+) -> (Option<i32>, std::path::PathBuf, serde_json::Value, String) {
     let reports = dir.join("reports");
-    let out =
-        brawl(&["run", path.to_str().expect("utf8"), "--reports", reports.to_str().expect("utf8"), "--seed", "7"]);
+    let mut all = vec!["run", file, "--reports", reports.to_str().expect("utf8"), "--seed", "7"];
+    all.extend_from_slice(args);
+    let out = brawl(&all);
     let run = std::fs::canonicalize(reports.join("latest")).unwrap_or_default();
     let results = std::fs::read(run.join("results.json"))
         .ok()
@@ -178,21 +198,22 @@ async fn acknowledged_adds_are_lost_after_a_kill_without_persistence_kept_with_f
     let _serial = SERIAL.lock().await;
     let c = TestCluster::up("rd2", 3);
     let dir = tempfile::tempdir().expect("tempdir");
-    let rest = "workload: { set: { read-fraction: 0.2, op-timeout: 1s } }\n\
-                nemeses:\n  - kill: { targets: { nodes: [n1] }, interval: 3s }\n\
-                time-limit: 10s\nrecovery-time: 2s\nconcurrency: 4\nrate: 100\n";
 
+    // The documented anomaly and its twin, from their presets (they differ in persistence only).
     let started = Instant::now();
-    let body = format!("db: {{ redis: {{ options: {{ appendonly: \"no\", save: \"\" }} }} }}\n{rest}");
-    let (code, _, results, out) = run(dir.path(), "rd2", "rd-set-anomaly", &body);
+    let (code, run_dir, results, out) = run_preset(dir.path(), "rd2", "redis-set-anomaly", "10s");
     eprintln!("anomaly: exit {code:?} in {:?}", started.elapsed());
     assert_eq!(code, Some(1), "persistence off loses acknowledged adds: {out}");
     assert_eq!(results["validity"], "invalid", "{results:#}");
     assert!(anomalies(&results).iter().any(|a| a == "lost"), "`lost` not named: {results:#}");
+    let report = std::fs::read_to_string(run_dir.join("report.html")).expect("report.html");
+    assert!(
+        report.contains("<li class=anomaly>") && report.contains("but lost: last seen"),
+        "report.html does not explain it"
+    );
 
     let started = Instant::now();
-    let body = format!("db: {{ redis: {{ options: {{ appendonly: \"yes\", appendfsync: always }} }} }}\n{rest}");
-    let (code, run_dir, results, out) = run(dir.path(), "rd2", "rd-set-safe", &body);
+    let (code, run_dir, results, out) = run_preset(dir.path(), "rd2", "redis-set-safe", "10s");
     eprintln!("safe: exit {code:?} in {:?}", started.elapsed());
     assert_eq!(code, Some(0), "appendfsync always keeps every acknowledged add: {out}");
     assert_eq!(results["validity"], "valid", "{results:#}");
