@@ -11,13 +11,26 @@ use serde_json::Value;
 
 /// Writes a test file for cluster `pg1` and returns its path.
 fn test_file(dir: &Path, name: &str, db: &str, workload: &str, nemeses: bool, time_limit: &str) -> String {
+    test_file_on("pg1", dir, name, db, workload, nemeses, time_limit)
+}
+
+/// As `test_file`, for `cluster`.
+fn test_file_on(
+    cluster: &str,
+    dir: &Path,
+    name: &str,
+    db: &str,
+    workload: &str,
+    nemeses: bool,
+    time_limit: &str,
+) -> String {
     let nemeses = if nemeses {
         "nemeses:\n  - partition: { topology: one, interval: 4s }\n  - kill: { targets: one, interval: 5s, restart: after }\n"
     } else {
         ""
     };
     let yaml = format!(
-        "name: {name}\ncluster: pg1\ndb: {{ postgres: {db} }}\nworkload: {workload}\n{nemeses}\
+        "name: {name}\ncluster: {cluster}\ndb: {{ postgres: {db} }}\nworkload: {workload}\n{nemeses}\
          time-limit: {time_limit}\nrecovery-time: 2s\nconcurrency: 10\nrate: 300\n"
     );
     let path = dir.join(format!("{name}.yaml"));
@@ -60,7 +73,8 @@ fn anomalies(results: &Value) -> Vec<String> {
 
 /// Nothing of PostgreSQL left on any node: no process, no data.
 async fn assert_nothing_left(c: &TestCluster, after: &str) {
-    for node in ["n1", "n2", "n3"] {
+    for node in c.node_names() {
+        let node = node.as_str();
         let r = c.remote(node);
         let left = sh(
             r.as_ref(),
@@ -72,7 +86,7 @@ async fn assert_nothing_left(c: &TestCluster, after: &str) {
 }
 
 #[tokio::test]
-async fn postgres_workloads_anomaly_pair_and_a_bad_option() {
+async fn postgres_main_workloads_under_partitions_and_kills() {
     let c = TestCluster::up("pg1", 3);
     let dir = tempfile::tempdir().expect("tempdir");
     let reports = dir.path().join("reports");
@@ -93,6 +107,13 @@ async fn postgres_workloads_anomaly_pair_and_a_bad_option() {
             vec!["transfer", "read"],
         ),
         ("pg-set", "{ isolation: read-committed }", "{ set: { op-timeout: 2s } }", vec!["add", "read"]),
+        (
+            "pg-register",
+            "{ isolation: serializable, replicas: async }",
+            "{ register: { keys: 4, op-timeout: 2s } }",
+            vec!["read", "write", "cas"],
+        ),
+        ("pg-counter", "{ isolation: read-committed }", "{ counter: { op-timeout: 2s } }", vec!["add", "read"]),
     ];
     for (name, db, workload, fs) in main {
         let file = test_file(d, name, db, workload, true, "12s");
@@ -110,11 +131,20 @@ async fn postgres_workloads_anomaly_pair_and_a_bad_option() {
         }
         assert_nothing_left(&c, name).await;
     }
+}
+
+/// On its own cluster, so that it runs beside the main workloads.
+#[tokio::test]
+async fn postgres_anomaly_pair_and_a_bad_option() {
+    let c = TestCluster::up("pg2", 1);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let reports = dir.path().join("reports");
+    let d = dir.path();
 
     // The documented anomaly, from its preset: read committed loses read-modify-write updates;
     // the twin preset, at serializable, does not.
     let root = env!("CARGO_MANIFEST_DIR");
-    let args = ["--cluster", "pg1", "--time-limit", "8s"];
+    let args = ["--cluster", "pg2", "--time-limit", "8s"];
     let file = format!("{root}/workloads/postgres-rc-lost-update.yaml");
     let (run_dir, results) = run_with(&file, &reports, "postgres-rc-lost-update", 1, &args);
     assert_eq!(results["validity"], "invalid", "{results:#}");
@@ -128,7 +158,8 @@ async fn postgres_workloads_anomaly_pair_and_a_bad_option() {
     assert_nothing_left(&c, "the anomaly pair").await;
 
     // A bad option: setup fails with the log's tail, exit 255, nothing left running.
-    let file = test_file(d, "pg-bad-option", "{ options: { no_such_setting: \"1\" } }", "{ set: {} }", false, "5s");
+    let file =
+        test_file_on("pg2", d, "pg-bad-option", "{ options: { no_such_setting: \"1\" } }", "{ set: {} }", false, "5s");
     let out = brawl(&["run", &file, "--reports", reports.to_str().expect("utf8")]);
     assert_eq!(out.status.code(), Some(255), "{}", text(&out));
     let said = text(&out);

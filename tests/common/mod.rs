@@ -76,6 +76,11 @@ impl TestCluster {
         self.state.nodes.iter().find(|n| n.name == node).expect("node exists").ip.to_string()
     }
 
+    /// The nodes' names, n1 first.
+    pub fn node_names(&self) -> Vec<String> {
+        self.state.nodes.iter().map(|n| n.name.clone()).collect()
+    }
+
     /// A library cluster over SSH (not yet connected).
     pub fn cluster(&self) -> Cluster {
         Cluster::ssh(self.targets()).0
