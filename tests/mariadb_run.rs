@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use brawl::control::{Remote, RemoteCommand};
 use brawl::history::{OpType, Process as HistProcess};
-use common::{brawl, brawl_bin, text, TestCluster};
+use common::{brawl, brawl_bin, free_port, squat_port, text, TestCluster};
 use serde_json::Value;
 
 /// Writes a test file and returns its path.
@@ -69,8 +69,10 @@ async fn one_server_runs_the_main_workloads_under_partitions_and_kills() {
     let dir = tempfile::tempdir().expect("tempdir");
     let reports = dir.path().join("reports");
     let faults = "nemeses:\n  - partition: { topology: primaries }\n  - kill: { targets: primaries }\n\
+                  \x20 - pause: { targets: primaries }\n\
                   timeline:\n  - { at: 2s, do: start-partition }\n  - { at: 3s, do: kill }\n\
-                  \x20 - { at: 5s, do: start }\n  - { at: 7s, do: stop-partition }\n";
+                  \x20 - { at: 5s, do: start }\n  - { at: 7s, do: stop-partition }\n\
+                  \x20 - { at: 7.5s, do: pause }\n  - { at: 8.2s, do: resume }\n";
     let cases: &[(&str, &str, &[&str])] = &[
         ("list-append", "list-append: { keys: 6, consistency-models: [serializable], op-timeout: 2s }", &["txn"]),
         ("bank", "bank: { op-timeout: 2s }", &["transfer", "read"]),
@@ -94,6 +96,7 @@ async fn one_server_runs_the_main_workloads_under_partitions_and_kills() {
             assert!(ok_count(&results, f) > 0, "{name}: no ok {f}: {results:#}");
         }
         assert_eq!(results["faults"]["kill"]["count"], 1, "{name}: {results:#}");
+        assert_eq!(results["faults"]["pause"]["count"], 1, "{name}: {results:#}");
         assert!(run.join("n1/mariadb.log").exists(), "{name}: the server's log is not in {}", run.display());
         let log = std::fs::read_to_string(run.join("n1/mariadb.log")).expect("log");
         assert!(log.matches("ready for connections").count() >= 2, "{name}: the server was not restarted: {log}");
@@ -120,12 +123,14 @@ async fn galera_forms_survives_a_partition_and_recovers_after_every_node_is_kill
     let dir = tempfile::tempdir().expect("tempdir");
     let reports = dir.path().join("reports");
     let body = "db: { mariadb: { galera: true } }\nworkload: { set: { op-timeout: 3s } }\n\
-                nemeses:\n  - partition: {}\n  - kill: { targets: all }\n\
+                nemeses:\n  - partition: {}\n  - kill: { targets: all }\n  - pause: { targets: { nodes: [n3] } }\n\
                 timeline:\n\
                 \x20 - { at: 3s, do: start-partition, grudge: { n3: [n1, n2], n1: [n3], n2: [n3] } }\n\
                 \x20 - { at: 13s, do: stop-partition }\n\
                 \x20 - { at: 15s, do: kill }\n\
                 \x20 - { at: 17s, do: start }\n\
+                \x20 - { at: 30s, do: pause }\n\
+                \x20 - { at: 33s, do: resume }\n\
                 time-limit: 42s\nrecovery-time: 3s\nconcurrency: 6\nrate: 60\n";
     let file = test_file(dir.path(), "galera-ci", "ma2", body);
     let mut child = Command::new(brawl_bin())
@@ -183,6 +188,7 @@ async fn galera_forms_survives_a_partition_and_recovers_after_every_node_is_kill
     assert!(majority_ok > 0, "no add succeeded on n1 or n2 while n3 was cut off");
     assert!(ok_between(restarted, u64::MAX, &["n1", "n2", "n3"]) > 0, "no add succeeded after the recovery");
     assert!(ok_count(&results, "add") > 0 && ok_count(&results, "read") > 0, "{results:#}");
+    assert_eq!(results["faults"]["pause"]["count"], 1, "n3 was paused once: {results:#}");
     for n in ["n1", "n2", "n3"] {
         assert!(run.join(format!("{n}/mariadb.log")).exists(), "no log of {n}");
         assert_clean(&c, n).await;
@@ -241,6 +247,23 @@ async fn repeatable_read_loses_updates_snapshot_isolation_does_not_and_a_bad_opt
     assert_eq!(out.status.code(), Some(255), "{}", text(&out));
     let said = text(&out);
     assert!(said.contains("unknown variable") && said.contains("no_such_option_brawl"), "no log tail: {said}");
+    assert!(started.elapsed() < Duration::from_secs(60), "the failure took {:?}", started.elapsed());
+    assert_clean(&c, "n1").await;
+
+    // Its port in use: the server cannot bind; setup fails the same way.
+    let n1 = c.remote("n1");
+    squat_port(n1.as_ref(), &c.ip("n1"), 3306).await;
+    let file = test_file(
+        dir.path(),
+        "mariadb-port-in-use",
+        "ma3",
+        "db: { mariadb: {} }\nworkload: { set: {} }\ntime-limit: 5s\nconcurrency: 2\n",
+    );
+    let started = Instant::now();
+    let out = brawl(&["run", &file, "--reports", reports.to_str().expect("utf8")]);
+    free_port(n1.as_ref(), 3306).await;
+    assert_eq!(out.status.code(), Some(255), "{}", text(&out));
+    assert!(text(&out).contains("already in use"), "the log's tail says why: {}", text(&out));
     assert!(started.elapsed() < Duration::from_secs(60), "the failure took {:?}", started.elapsed());
     assert_clean(&c, "n1").await;
 }

@@ -6,7 +6,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{brawl, sh, text, TestCluster};
+use common::{brawl, free_port, sh, squat_port, text, TestCluster};
 use serde_json::Value;
 
 /// Writes a test file for cluster `pg1` and returns its path.
@@ -25,7 +25,8 @@ fn test_file_on(
     time_limit: &str,
 ) -> String {
     let nemeses = if nemeses {
-        "nemeses:\n  - partition: { topology: one, interval: 4s }\n  - kill: { targets: one, interval: 5s, restart: after }\n"
+        "nemeses:\n  - partition: { topology: one, interval: 4s }\n  - kill: { targets: one, interval: 5s, restart: after }\n\
+         \x20 - pause: { targets: one, interval: 4s }\n"
     } else {
         ""
     };
@@ -123,7 +124,10 @@ async fn postgres_main_workloads_under_partitions_and_kills() {
             assert!(ok(&results, f) > 0, "{name}: no ok {f}: {:#}", results["stats"]);
         }
         let history = std::fs::read_to_string(run_dir.join("history.jsonl")).expect("history");
-        assert!(history.contains("\"kill\"") && history.contains("start-partition"), "{name}: faults missing");
+        assert!(
+            history.contains("\"kill\"") && history.contains("start-partition") && history.contains("\"pause\""),
+            "{name}: faults missing"
+        );
         assert!(run_dir.join("n1/postgres.log").exists(), "{name}: no n1 log in {}", run_dir.display());
         if db.contains("replicas") {
             let log = std::fs::read_to_string(run_dir.join("n2/postgres.log")).expect("n2 log");
@@ -165,4 +169,14 @@ async fn postgres_anomaly_pair_and_a_bad_option() {
     let said = text(&out);
     assert!(said.contains("unrecognized configuration parameter \"no_such_setting\""), "{said}");
     assert_nothing_left(&c, "the bad option").await;
+
+    // Its port in use: the server cannot bind; setup fails the same way.
+    let n1 = c.remote("n1");
+    squat_port(n1.as_ref(), &c.ip("n1"), 5432).await;
+    let file = test_file_on("pg2", d, "pg-port-in-use", "{}", "{ set: {} }", false, "5s");
+    let out = brawl(&["run", &file, "--reports", reports.to_str().expect("utf8")]);
+    free_port(n1.as_ref(), 5432).await;
+    assert_eq!(out.status.code(), Some(255), "{}", text(&out));
+    assert!(text(&out).contains("already in use"), "the log's tail says why: {}", text(&out));
+    assert_nothing_left(&c, "the port in use").await;
 }

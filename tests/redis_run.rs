@@ -11,7 +11,7 @@ use brawl::client::Client;
 use brawl::config::{DbSpec, WorkloadSpec};
 use brawl::nemesis::{FaultOp, Nemesis, NemesisCtx, NemesisSpec};
 use brawl::workload::{Completion, Invocation};
-use common::{brawl, sh, text, TestCluster};
+use common::{brawl, free_port, sh, squat_port, text, TestCluster};
 use serde_json::json;
 
 /// One Redis test at a time: a failover's timing must not depend on another test's load.
@@ -159,13 +159,30 @@ async fn sentinel_fails_over_the_client_follows_and_the_main_workloads_run_under
     let read = client.invoke(&Invocation { f: "read", value: json!([0, null]) }).await;
     assert_eq!(read, Completion::Ok(json!([0, v])), "the client reads its write back from the new primary");
     nem.teardown(&ctx).await.expect("heals");
+    // Healed, the old primary rejoins as a replica of the new one (Sentinel reconfigures it).
+    let n1: std::net::IpAddr = c.ip("n1").parse().expect("ip");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let role = match brawl::db::redis::connect(n1, 6379, Some("hunter2"), Duration::from_secs(2)).await {
+            Ok(mut conn) => redis::cmd("INFO").arg("replication").query_async::<String>(&mut conn).await.ok(),
+            Err(_) => None,
+        }
+        .unwrap_or_default();
+        if role.contains("role:slave") && role.contains(&format!("master_host:{ip}")) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "n1 did not rejoin as a replica of {new}: {role}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    eprintln!("n1 rejoined as a replica of {new}");
     brawl::db::teardown_all(db.as_ref(), &cluster).await.expect("teardown");
     nothing_left(&c, &["n1", "n2", "n3"]).await;
 
     // The main workloads, each with partitions and kills on one timeline.
     let dir = tempfile::tempdir().expect("tempdir");
     let nemeses =
-        "nemeses:\n  - partition: { topology: one, interval: 4s }\n  - kill: { targets: one, interval: 4s }\n";
+        "nemeses:\n  - partition: { topology: one, interval: 4s }\n  - kill: { targets: one, interval: 4s }\n\
+         \x20 - pause: { targets: one, interval: 4s }\n";
     let db = "db: { redis: { sentinel: true, password: hunter2 } }\n";
     for (name, w, fs) in [
         ("rd-register", "register: { keys: 4, op-timeout: 1s }", &["read", "write", "cas"][..]),
@@ -227,5 +244,15 @@ async fn acknowledged_adds_are_lost_after_a_kill_without_persistence_kept_with_f
     eprintln!("bad option: exit {code:?} in {:?}", started.elapsed());
     assert_eq!(code, Some(255), "{out}");
     assert!(out.contains("appendonly"), "the log's tail names the bad option: {out}");
+    nothing_left(&c, &["n1", "n2", "n3"]).await;
+
+    // Its port in use: the server cannot bind; setup fails the same way.
+    let n1 = c.remote("n1");
+    squat_port(n1.as_ref(), &c.ip("n1"), 6379).await;
+    let body = "db: { redis: {} }\nworkload: { set: {} }\ntime-limit: 5s\nconcurrency: 2\n";
+    let (code, _, _, out) = run(dir.path(), "rd2", "rd-port-in-use", body);
+    free_port(n1.as_ref(), 6379).await;
+    assert_eq!(code, Some(255), "{out}");
+    assert!(out.contains("already in use"), "the log's tail says why: {out}");
     nothing_left(&c, &["n1", "n2", "n3"]).await;
 }

@@ -110,6 +110,24 @@ pub async fn sh(remote: &dyn Remote, script: &str) -> String {
         .stdout
 }
 
+/// Holds `ip:port` on `remote` with a listening socket (SO_REUSEADDR, so connections of an
+/// earlier run in TIME_WAIT do not matter) until `free_port`; returns once it listens.
+pub async fn squat_port(remote: &dyn Remote, ip: &str, port: u16) {
+    let script = format!(
+        "setsid /usr/bin/python3 -c 'import socket,time; s=socket.socket(); \
+         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind((\"{ip}\", {port})); s.listen(); time.sleep(120)' \
+         </dev/null >/dev/null 2>&1 & echo $! > /run/brawl-test-squatter-{port}.pid; \
+         for i in $(seq 20); do ss -ltn | grep -q '{ip}:{port} ' && echo up && exit 0; sleep 0.2; done; echo down"
+    );
+    assert_eq!(sh(remote, &script).await.trim(), "up", "the squatter on {ip}:{port} does not listen");
+}
+
+/// Ends what `squat_port` started.
+pub async fn free_port(remote: &dyn Remote, port: u16) {
+    let pid = format!("/run/brawl-test-squatter-{port}.pid");
+    sh(remote, &format!("kill \"$(cat {pid})\" 2>/dev/null; rm -f {pid}; true")).await;
+}
+
 /// Everything of cluster `name` still on this machine: namespaces, links, processes, mounts and
 /// state. Empty when `down` did its job.
 pub fn remains(name: &str) -> Vec<String> {
