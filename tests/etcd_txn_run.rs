@@ -115,12 +115,16 @@ async fn etcd_serializable_reads_are_stale_under_partitions_and_linearizable_rea
     assert!(results["faults"]["partition"]["count"].as_u64().unwrap_or(0) >= 1, "{results:#}");
     let report = std::fs::read_to_string(run_dir.join("report.html")).expect("report.html");
     assert!(report.contains("id=verdict>invalid<"), "the report shows the verdict");
+    assert!(
+        report.contains("not linearizable</h3>") && report.contains("The op that cannot be linearized"),
+        "the report explains the anomaly"
+    );
     assert_nothing_left(&c, 3).await;
     eprintln!("serializable reads: invalid in {:.1}s", started.elapsed().as_secs_f64());
 
     // The safe twin: the same test with linearizable reads.
     let started = Instant::now();
-    let file = format!("{ROOT}/workloads/etcd-register.yaml");
+    let file = format!("{ROOT}/workloads/etcd-register-linearizable-reads.yaml");
     let (code, results, out, _) = run(&file, &dir.path().join("safe"), &args);
     assert_eq!(code, Some(0), "{out}\n{results:#}");
     assert_eq!(results["linearizable"]["validity"], "valid", "{results:#}");
