@@ -110,6 +110,11 @@ impl Postgres {
             ("wal_level".into(), "replica".into()),
             ("max_wal_senders".into(), "10".into()),
             ("hot_standby".into(), "on".into()),
+            // Each replica's pg_basebackup forces a checkpoint, which may recycle the WAL an
+            // earlier replica has yet to stream ("requested WAL segment ... has already been
+            // removed": seen with 4 replicas); a restarted replica also needs the WAL written
+            // while it was down. Keep 1 GB of it (a test writes far less).
+            ("wal_keep_size".into(), "1GB".into()),
             // A backend whose client went away notices within a second and rolls back.
             ("client_connection_check_interval".into(), "1000".into()),
             ("logging_collector".into(), "off".into()),
@@ -412,6 +417,7 @@ mod tests {
         );
         assert_eq!(get("listen_addresses").as_deref(), Some("10.0.0.3"));
         assert_eq!(get("synchronous_standby_names"), None);
+        assert_eq!(get("wal_keep_size").as_deref(), Some("1GB"), "replicas can catch up after a basebackup or a kill");
         assert!(Postgres::hba().lines().filter(|l| !l.starts_with('#')).all(|l| l.contains("samenet")));
     }
 
