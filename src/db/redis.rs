@@ -17,7 +17,7 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use tracing::{debug, info};
 
-use super::{node_ip, Db, DbError, Pause, Primary, Process};
+use super::{node_ip, signal_pid_file, Db, DbError, Pause, Primary, Process};
 use crate::cluster::{Cluster, Node};
 use crate::config::raw::duration;
 use crate::control::RemoteCommand;
@@ -278,15 +278,11 @@ async fn running(node: &Node, pid_file: &str) -> Result<bool, DbError> {
     Ok(node.remote.exec(&RemoteCommand::new(probe).sudo().unchecked()).await?.success())
 }
 
-async fn signal(node: &Node, pid_file: &str, signal: &str) -> Result<(), DbError> {
-    super::signal_pid_file(node, pid_file, signal).await
-}
-
 /// SIGKILLs the process of `pid_file` and waits until it is gone (so a restart never races the
 /// dying one for its port).
 async fn kill_and_wait(node: &Node, pid_file: &str) -> Result<(), DbError> {
-    signal(node, pid_file, "CONT").await?;
-    signal(node, pid_file, "9").await?;
+    signal_pid_file(node, pid_file, "CONT").await?;
+    signal_pid_file(node, pid_file, "9").await?;
     let wait = format!("for i in $(seq 50); do test -f {pid_file} && kill -0 \"$(cat {pid_file})\" 2>/dev/null || exit 0; sleep 0.1; done; exit 1");
     node.remote.exec(&RemoteCommand::new(wait).sudo().idempotent()).await?;
     Ok(())
@@ -464,11 +460,11 @@ impl Process for Redis {
 #[async_trait]
 impl Pause for Redis {
     async fn pause(&self, node: &Node) -> Result<(), DbError> {
-        signal(node, PID_FILE, "STOP").await
+        signal_pid_file(node, PID_FILE, "STOP").await
     }
 
     async fn resume(&self, node: &Node) -> Result<(), DbError> {
-        signal(node, PID_FILE, "CONT").await
+        signal_pid_file(node, PID_FILE, "CONT").await
     }
 }
 
